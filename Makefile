@@ -1,0 +1,46 @@
+# layerfs. `make demo` and `make test` install what is missing first (Debian, as root).
+SHELL := /bin/bash
+APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
+NODE_DEPS := node_modules/.deps-stamp
+
+.PHONY: all deps sysdeps build demo test test-unit test-integration bench stress check clean
+
+all: build
+
+# System packages: libfuse2 and its headers for the rebuilt fuse-native, fuse3 for fusermount,
+# attr for the tests' getfattr/setfattr. Installed only when one is missing.
+deps: sysdeps $(NODE_DEPS)
+
+sysdeps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# npm ci runs the postinstall (scripts/build-native.sh): the fuse-native patch and both native builds.
+$(NODE_DEPS): package.json package-lock.json patches/*.patch native/*.c native/binding.gyp | sysdeps
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: deps
+	npx tsc -p tsconfig.json
+	@chmod +x dist/main.js
+
+check: deps
+	npx tsc -p tsconfig.json --noEmit
+
+demo: build
+	@bash scripts/demo.sh
+
+test: build
+	npx tap
+
+test-unit: build
+	npx tap test/overlay test/daemon test/fuse
+
+test-integration: build
+	npx tap test/integration
+
+clean:
+	rm -rf dist native/build node_modules/.deps-stamp .tap

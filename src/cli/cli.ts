@@ -1,0 +1,43 @@
+// The command line: a thin yargs shell over the typed API. Handlers return exit codes; only
+// main.ts exits the process.
+import yargs, { type Argv } from 'yargs';
+import { mountCommand } from './commands/mount';
+import { umountCommand } from './commands/umount';
+
+export interface CliDeps {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export const defaultDeps: CliDeps = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+/** Parses argv and runs the command; resolves with the exit code (2 for usage errors). */
+export async function runCli(argv: string[], deps: CliDeps = defaultDeps): Promise<number> {
+  let code = 0;
+  let usageError: string | undefined;
+  const parser: Argv = yargs(argv)
+    .scriptName('layerfs')
+    .command(mountCommand(deps, (c) => (code = c)))
+    .command(umountCommand(deps, (c) => (code = c)))
+    .demandCommand(1, 'say which command to run (layerfs --help lists them)')
+    .strict()
+    .version(require('../../package.json').version)
+    .help()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      usageError = msg ?? err?.message ?? 'bad usage';
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    usageError ??= (err as Error).message;
+  }
+  if (usageError !== undefined) {
+    deps.err(`layerfs: ${usageError}`);
+    return 2;
+  }
+  return code;
+}

@@ -1,0 +1,124 @@
+// Daemon lifecycle: checks the mountpoint, mounts the overlay through fuse-native, serves until
+// SIGINT/SIGTERM or an external unmount (fusermount -u, umount), then unmounts and flushes logs.
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import Fuse from 'fuse-native';
+import type { Logger } from 'pino';
+import * as host from '../host/fs';
+import { assertNotInLayers, LayerConfigError, type LayerStack } from '../overlay/layers';
+import { Overlay } from '../overlay/overlay';
+import type { OverlayEvent } from '../overlay/context';
+import { makeOps } from '../fuse/ops';
+import { mountAt } from './mounts';
+
+export const FSTYPE = 'fuse.layerfs';
+const WATCH_MS = 1000;
+
+export interface DaemonOptions {
+  stack: LayerStack;
+  mountpoint: string;
+  /** Extra FUSE flags asked for by the user (ro, allow_other, ...). */
+  fuseFlags?: string[];
+  log: Logger;
+  /** Print each change to stderr for a class: human lines or JSON. */
+  trace?: 'text' | 'json' | undefined;
+}
+
+/** Refuses a mountpoint the way mount(8) would, with a one-line reason. */
+export function checkMountpoint(stack: LayerStack, mountpoint: string): string {
+  const mnt = resolve(mountpoint);
+  const st = host.lstat(mnt);
+  if (st === undefined) throw new LayerConfigError(`mountpoint ${mnt} does not exist`);
+  if (!host.isDir(st)) throw new LayerConfigError(`mountpoint ${mnt} is not a directory`);
+  if (mountAt(mnt) !== undefined) throw new LayerConfigError(`mountpoint ${mnt} is busy: something is mounted there`);
+  assertNotInLayers(stack, mnt);
+  return mnt;
+}
+
+/** The FUSE options layerfs always uses (docs/design.md says why each). */
+export function fuseOptions(stack: LayerStack, extra: string[] = []): string[] {
+  const opts = [
+    'fsname=layerfs', 'subtype=layerfs', 'use_ino', 'hard_remove', 'nonempty', 'default_permissions',
+    'big_writes', 'max_write=131072', 'kernel_cache', 'attr_timeout=1', 'entry_timeout=1', 'negative_timeout=1',
+  ];
+  if (process.getuid?.() === 0) opts.push('allow_other');
+  if (!stack.writable) opts.push('ro');
+  for (const flag of extra) if (!opts.includes(flag)) opts.push(flag);
+  return opts;
+}
+
+export class Daemon {
+  readonly ovl: Overlay;
+  private readonly fuse: Fuse;
+  private watch: NodeJS.Timeout | undefined;
+  private finished: Promise<void>;
+  private finish!: () => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    // Modes from the kernel are already masked by the caller's umask; ours must not mask again.
+    process.umask(0);
+    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }) });
+    if (opts.trace !== undefined) this.ovl.on('change', (ev: OverlayEvent) => process.stderr.write(formatEvent(ev, opts.trace!)));
+    const log = opts.log.child({ component: 'fuse' });
+    const ops = makeOps(this.ovl, log, () => {
+      const c = this.fuse.contextArray;
+      return { uid: c[0]!, gid: c[1]!, pid: c[2]!, umask: c[3]! };
+    });
+    this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, options: fuseOptions(opts.stack, opts.fuseFlags) });
+    this.finished = new Promise((res) => (this.finish = res));
+  }
+
+  async mount(): Promise<void> {
+    await new Promise<void>((res, rej) => this.fuse.mount((err) => (err ? rej(err) : res())));
+    this.opts.log.info({ op: 'mount', path: this.opts.mountpoint, format: this.ovl.ctx.format }, 'mounted');
+    // Someone else may unmount (fusermount -u, umount): then the daemon's work is done.
+    this.watch = setInterval(() => {
+      if (mountAt(this.opts.mountpoint)?.fstype !== FSTYPE) this.stop('unmounted from outside');
+    }, WATCH_MS);
+  }
+
+  /** Resolves when the daemon has stopped serving. */
+  get done(): Promise<void> {
+    return this.finished;
+  }
+
+  /** Unmounts (refusing nothing: a busy mount stays, and the error says so) and stops. */
+  async unmount(): Promise<void> {
+    if (mountAt(this.opts.mountpoint)?.fstype === FSTYPE) await fusermount(this.opts.mountpoint, false);
+    this.stop('unmounted');
+  }
+
+  private stop(why: string): void {
+    if (this.watch !== undefined) clearInterval(this.watch);
+    this.watch = undefined;
+    this.opts.log.info({ op: 'umount', path: this.opts.mountpoint, open: this.ovl.files.openCount }, why);
+    this.finish();
+  }
+}
+
+/** fusermount -u (lazy with -z): the unmount that works for root and for users alike. */
+export function fusermount(mountpoint: string, lazy: boolean): Promise<void> {
+  return new Promise((res, rej) => {
+    execFile('fusermount', lazy ? ['-u', '-z', mountpoint] : ['-u', mountpoint], (err, _out, stderr) => {
+      if (err) rej(new Error(stderr.trim().replace(/^fusermount: /, '') || err.message));
+      else res();
+    });
+  });
+}
+
+const kB = (n: number): string => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} kB` : `${(n / 1048576).toFixed(1)} MB`);
+
+/** One line of the live trace: readable by a class, or JSON for tools. */
+export function formatEvent(ev: OverlayEvent, style: 'text' | 'json'): string {
+  if (style === 'json') return JSON.stringify({ time: new Date().toISOString(), ...ev }) + '\n';
+  switch (ev.op) {
+    case 'copy-up':
+      return `copy-up  ${ev.path} from ${ev.layer}${ev.bytes !== undefined ? ` (${kB(ev.bytes)}, ${ev.ms} ms)` : ' (directory)'}\n`;
+    case 'whiteout':
+      return `whiteout ${ev.path} (hides the lower copy)\n`;
+    case 'rename':
+      return `rename   ${ev.path} -> ${ev.to}\n`;
+    default:
+      return `${ev.op.padEnd(8)} ${ev.path}\n`;
+  }
+}

@@ -1,0 +1,30 @@
+// What the kernel says is mounted (/proc/self/mountinfo), read without touching the mounts
+// themselves: a stat of a dead FUSE mount hangs or fails, and the daemon must never stat its own.
+import { readFileSync } from 'node:fs';
+
+export interface MountInfo {
+  mountpoint: string;
+  fstype: string;
+  source: string;
+}
+
+const unescapeOctal = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+export function listMounts(): MountInfo[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [pre, post = ''] = line.split(' - ');
+      const fields = pre!.split(' ');
+      const [fstype = '', source = ''] = post.split(' ');
+      return { mountpoint: unescapeOctal(fields[4] ?? ''), fstype, source: unescapeOctal(source) };
+    });
+}
+
+/** The mount at exactly this path (the last one, if stacked), or undefined. */
+export function mountAt(path: string): MountInfo | undefined {
+  return listMounts()
+    .filter((m) => m.mountpoint === path)
+    .pop();
+}

@@ -1,0 +1,58 @@
+// Where running daemons leave their pid, log and state: one JSON file per mountpoint under the
+// run directory ($LAYERFS_RUN_DIR, else /run/layerfs for root, else $XDG_RUNTIME_DIR/layerfs).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+export interface MountState {
+  pid: number;
+  mountpoint: string;
+  log: string;
+  lowers: string[];
+  upper?: string | undefined;
+  work?: string | undefined;
+  started: string;
+}
+
+export function runDir(): string {
+  if (process.env.LAYERFS_RUN_DIR) return process.env.LAYERFS_RUN_DIR;
+  if (process.getuid?.() === 0) return '/run/layerfs';
+  return join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'layerfs');
+}
+
+const idOf = (mountpoint: string): string => createHash('sha256').update(mountpoint).digest('hex').slice(0, 16);
+
+export function statePaths(mountpoint: string): { state: string; log: string } {
+  const dir = join(runDir(), 'mounts');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const id = idOf(mountpoint);
+  return { state: join(dir, `${id}.json`), log: join(dir, `${id}.log`) };
+}
+
+export function writeState(s: MountState): void {
+  const { state } = statePaths(s.mountpoint);
+  writeFileSync(state + '.tmp', JSON.stringify(s, null, 2) + '\n');
+  renameSync(state + '.tmp', state);
+}
+
+export function readState(mountpoint: string): MountState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePaths(mountpoint).state, 'utf8')) as MountState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeState(mountpoint: string): void {
+  rmSync(statePaths(mountpoint).state, { force: true });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,101 @@
+// The FUSE adapter: fuse-native's ops table translated to Overlay calls. It knows nothing of
+// layers; it decodes arguments, reads the caller's identity, replies exactly once per request,
+// and turns errors into negative errnos (unexpected ones are logged: they are bugs).
+import type { Logger } from 'pino';
+import type { Overlay } from '../overlay/overlay';
+import type { Caller } from '../overlay/context';
+import { toErrno } from './errno';
+import { toFuseStat } from './stat';
+
+type Reply = (...args: any[]) => void;
+type CallerSource = () => Caller;
+const EIO = -5;
+
+export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record<string, (...args: any[]) => void> {
+  const tracing = log.isLevelEnabled('trace');
+
+  /** Runs a handler; replies cb(0, value) or cb(-errno). */
+  function run<T>(op: string, path: string, fn: () => T | Promise<T>, cb: Reply, map?: (v: T) => unknown): void {
+    if (tracing) log.trace({ op, path }, op);
+    const ok = (v: T): void => (map === undefined ? cb(0, v) : cb(0, map(v)));
+    let result: T | Promise<T>;
+    try {
+      result = fn();
+    } catch (err) {
+      cb(fail(op, path, err));
+      return;
+    }
+    if (result instanceof Promise) result.then(ok, (err: unknown) => cb(fail(op, path, err)));
+    else ok(result);
+  }
+
+  /** read/write reply with a byte count in the first slot. */
+  function runCount(op: string, path: string, fn: () => number, cb: Reply): void {
+    try {
+      cb(fn());
+    } catch (err) {
+      cb(fail(op, path, err));
+    }
+  }
+
+  function fail(op: string, path: string, err: unknown): number {
+    const errno = toErrno(err);
+    if (errno === EIO) log.error({ op, path, err }, 'unexpected failure');
+    else if (tracing) log.debug({ op, path, errno: (err as { code?: string }).code }, 'failed');
+    return errno;
+  }
+
+  return {
+    getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, toFuseStat),
+    fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
+    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)], cb),
+    readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
+    statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
+    access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),
+    open: (path: string, flags: number, cb: Reply) => run('open', path, () => ovl.open(path, flags), cb),
+    create: (path: string, mode: number, cb: Reply) => {
+      const who = caller();
+      run('create', path, () => ovl.create(path, mode, who), cb);
+    },
+    read: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Reply) =>
+      runCount('read', path, () => ovl.read(fh, buf, len, pos), cb),
+    write: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Reply) =>
+      runCount('write', path, () => ovl.write(fh, buf, len, pos), cb),
+    flush: (_path: string, _fh: number, cb: Reply) => cb(0),
+    fsync: (path: string, datasync: number, fh: number, cb: Reply) =>
+      run('fsync', path, () => ovl.fsync(fh, datasync !== 0), cb),
+    release: (path: string, fh: number, cb: Reply) => run('release', path, () => ovl.release(fh), cb),
+    truncate: (path: string, size: number, cb: Reply) => run('truncate', path, () => ovl.truncate(path, size), cb),
+    ftruncate: (path: string, fh: number, size: number, cb: Reply) =>
+      run('ftruncate', path, () => ovl.ftruncate(fh, size), cb),
+    chmod: (path: string, mode: number, cb: Reply) => run('chmod', path, () => ovl.chmod(path, mode), cb),
+    chown: (path: string, uid: number, gid: number, cb: Reply) => run('chown', path, () => ovl.chown(path, uid, gid), cb),
+    utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Reply) =>
+      run('utimens', path, () => ovl.utimens(path, aSec, aNsec, mSec, mNsec), cb),
+    mkdir: (path: string, mode: number, cb: Reply) => {
+      const who = caller();
+      run('mkdir', path, () => ovl.mkdir(path, mode, who), cb);
+    },
+    mknod: (path: string, mode: number, dev: number, cb: Reply) => {
+      const who = caller();
+      run('mknod', path, () => ovl.mknod(path, mode, dev, who), cb);
+    },
+    symlink: (target: string, path: string, cb: Reply) => {
+      const who = caller();
+      run('symlink', path, () => ovl.symlink(target, path, who), cb);
+    },
+    link: (existing: string, path: string, cb: Reply) => {
+      const who = caller();
+      run('link', path, () => ovl.link(existing, path, who), cb);
+    },
+    unlink: (path: string, cb: Reply) => run('unlink', path, () => ovl.unlink(path), cb),
+    rmdir: (path: string, cb: Reply) => run('rmdir', path, () => ovl.rmdir(path), cb),
+    rename: (from: string, to: string, cb: Reply) => run('rename', from, () => ovl.rename(from, to), cb),
+    getxattr: (path: string, name: string, _pos: number, cb: Reply) => run('getxattr', path, () => ovl.getxattr(path, name), cb),
+    listxattr: (path: string, cb: Reply) => run('listxattr', path, () => ovl.listxattr(path), cb),
+    setxattr: (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Reply) =>
+      run('setxattr', path, () => ovl.setxattr(path, name, Buffer.from(value), flags), cb),
+    removexattr: (path: string, name: string, cb: Reply) =>
+      run('removexattr', path, () => ovl.removexattr(path, name), cb),
+  };
+}

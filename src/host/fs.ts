@@ -1,0 +1,150 @@
+// The only module that touches the host filesystem (node:fs and the native addon). Calls are
+// synchronous on purpose: each FUSE request is one short syscall sequence, and plain sync calls
+// measured faster than the libuv pool here (docs/design.md); only bulk data copies go async.
+import * as fs from 'node:fs';
+import { native } from './native';
+import { check, FsError, fromErrno } from './errors';
+
+export interface Stat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  dev: number;
+  nlink: number;
+  ino: number;
+  rdev: number;
+  blksize: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+export const isDir = (st: Stat): boolean => (st.mode & S_IFMT) === S_IFDIR;
+export const isReg = (st: Stat): boolean => (st.mode & S_IFMT) === S_IFREG;
+export const isSymlink = (st: Stat): boolean => (st.mode & S_IFMT) === S_IFLNK;
+
+const buf = new Float64Array(16);
+
+function toStat(a: Float64Array): Stat {
+  return {
+    mode: a[0]!, uid: a[1]!, gid: a[2]!, size: a[3]!, dev: a[4]!, nlink: a[5]!, ino: a[6]!, rdev: a[7]!,
+    blksize: a[8]!, blocks: a[9]!, atimeSec: a[10]!, atimeNsec: a[11]!, mtimeSec: a[12]!,
+    mtimeNsec: a[13]!, ctimeSec: a[14]!, ctimeNsec: a[15]!,
+  };
+}
+
+/** lstat that answers undefined for a missing name (the common case in lookup) and throws otherwise. */
+export function lstat(path: string): Stat | undefined {
+  const rc = native.lstat(path, buf);
+  if (rc === 0) return toStat(buf);
+  if (rc === -2 || rc === -20) return undefined; // ENOENT, ENOTDIR: nothing there
+  throw fromErrno(rc, path, 'lstat');
+}
+
+export function mustLstat(path: string): Stat {
+  const st = lstat(path);
+  if (st === undefined) throw new FsError('ENOENT', path, 'lstat');
+  return st;
+}
+
+export function fstat(fd: number): Stat {
+  check(native.fstat(fd, buf), undefined, 'fstat');
+  return toStat(buf);
+}
+
+export interface DirEntry {
+  name: string;
+  isDir: boolean;
+  isChr: boolean;
+}
+
+export function readdir(path: string): DirEntry[] {
+  return fs.readdirSync(path, { withFileTypes: true }).map((d) => ({
+    name: d.name,
+    isDir: d.isDirectory(),
+    isChr: d.isCharacterDevice(),
+  }));
+}
+
+export const readlink = (path: string): string => fs.readlinkSync(path);
+export const open = (path: string, flags: number, mode = 0o600): number => fs.openSync(path, flags, mode);
+export const close = (fd: number): void => fs.closeSync(fd);
+export const read = (fd: number, b: Buffer, len: number, pos: number): number => fs.readSync(fd, b, 0, len, pos);
+export const write = (fd: number, b: Buffer, len: number, pos: number): number => fs.writeSync(fd, b, 0, len, pos);
+export const ftruncate = (fd: number, len: number): void => fs.ftruncateSync(fd, len);
+export const fsync = (fd: number): void => fs.fsyncSync(fd);
+export const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
+export const mkdir = (path: string, mode: number): void => fs.mkdirSync(path, { mode });
+export const rmdir = (path: string): void => fs.rmdirSync(path);
+export const unlink = (path: string): void => fs.unlinkSync(path);
+export const rename = (from: string, to: string): void => fs.renameSync(from, to);
+export const symlink = (target: string, path: string): void => fs.symlinkSync(target, path);
+export const link = (existing: string, path: string): void => fs.linkSync(existing, path);
+export const lchown = (path: string, uid: number, gid: number): void => fs.lchownSync(path, uid, gid);
+export const chmod = (path: string, mode: number): void => fs.chmodSync(path, mode);
+export const statfs = (path: string): fs.StatsFs => fs.statfsSync(path);
+export const exists = (path: string): boolean => lstat(path) !== undefined;
+export const rmTree = (path: string): void => fs.rmSync(path, { recursive: true, force: true });
+
+/** rename(2) with renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT). */
+export function renameat2(from: string, to: string, flags: number): void {
+  check(native.renameat2(from, to, flags), to, 'renameat2');
+}
+
+export function mknod(path: string, mode: number, dev: number): void {
+  check(native.mknod(path, mode, dev), path, 'mknod');
+}
+
+export function utimens(path: string, aSec: number, aNsec: number, mSec: number, mNsec: number): void {
+  check(native.utimensat(path, aSec, aNsec, mSec, mNsec, true), path, 'utimensat');
+}
+
+/** The value of an xattr, or undefined when the object has no such attribute. */
+export function getxattr(path: string, name: string): Buffer | undefined {
+  const r = native.lgetxattr(path, name);
+  if (typeof r !== 'number') return r;
+  if (r === -61 || r === -95) return undefined; // ENODATA, EOPNOTSUPP
+  throw fromErrno(r, path, 'lgetxattr');
+}
+
+export function listxattr(path: string): string[] {
+  const r = native.llistxattr(path);
+  if (typeof r !== 'number') return r;
+  if (r === -95) return [];
+  throw fromErrno(r, path, 'llistxattr');
+}
+
+export function setxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  check(native.lsetxattr(path, name, value, flags), path, 'lsetxattr');
+}
+
+export function removexattr(path: string, name: string): void {
+  check(native.lremovexattr(path, name), path, 'lremovexattr');
+}
+
+/** Copies a whole file's data with the kernel's copy offload (reflink, else copy_file_range by data segment). */
+export function copyData(srcFd: number, dstFd: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    native.copyData(srcFd, dstFd, (err, bytes) => (err < 0 ? reject(fromErrno(err, undefined, 'copy')) : resolve(bytes)));
+  });
+}
+
+export const UTIME_NOW = native.UTIME_NOW;
+export const UTIME_OMIT = native.UTIME_OMIT;
+export const RENAME_NOREPLACE = native.RENAME_NOREPLACE;
+export const RENAME_EXCHANGE = native.RENAME_EXCHANGE;
+export const RENAME_WHITEOUT = native.RENAME_WHITEOUT;
+export const makeDev = native.makeDev;
+export const O = fs.constants;

@@ -1,0 +1,132 @@
+// Copy-up (≈ fs/overlayfs/copy_up.c): before the first change to an object that lives only in a
+// lower layer, copy it into upper. Parents first; each object is built under workdir/work and
+// renamed into upper in one step, so a crash leaves the old state or the new one, never a part.
+import { join } from 'node:path';
+import * as host from '../host/fs';
+import { FsError, ignoreENOENT } from '../host/errors';
+import { UPPER } from './layers';
+import { parentOf, type Entry } from './namei';
+import { copyXattrs } from './xattr';
+import type { OverlayContext } from './context';
+
+export class CopyUp {
+  private readonly inflight = new Map<string, Promise<Entry>>();
+  private seq = 0;
+
+  constructor(private readonly ctx: OverlayContext) {}
+
+  /** A fresh name in the work area (same filesystem as upper, so rename into upper is atomic). */
+  tmpPath(): string {
+    return join(this.ctx.stack.workTmp!, `#${process.pid.toString(36)}.${(++this.seq).toString(36)}`);
+  }
+
+  /**
+   * Returns the upper Entry of path, copying it (and its parents) up first when it lives in a
+   * lower layer. withData=false copies only metadata (the caller truncates it to 0 anyway).
+   * Concurrent callers for one path share one copy-up.
+   */
+  copyUp(path: string, withData = true): Promise<Entry> {
+    const entry = this.ctx.namei.mustLookup(path);
+    if (entry.layer === UPPER) return Promise.resolve(entry);
+    let pending = this.inflight.get(path);
+    if (pending === undefined) {
+      pending = (host.isDir(entry.stat) ? this.copyUpDirAsync(path) : this.copyUpNonDir(entry, withData)).finally(() =>
+        this.inflight.delete(path),
+      );
+      this.inflight.set(path, pending);
+    }
+    return pending;
+  }
+
+  /** Resolves once no copy-up of path is running (mutations of a path wait for its copy-up). */
+  async settle(path: string): Promise<void> {
+    const pending = this.inflight.get(path);
+    if (pending !== undefined) await pending.catch(() => undefined);
+  }
+
+  /** Makes sure directory `path` exists in upper (copying up it and its parents); returns its host path. */
+  ensureUpperDir(path: string): string {
+    const hostPath = this.ctx.stack.hostPath(UPPER, path);
+    if (path === '/' || this.ctx.namei.dir(path).upper) return hostPath;
+    this.ensureUpperDir(parentOf(path));
+    const entry = this.ctx.namei.mustLookup(path);
+    this.install(entry, (tmp) => host.mkdir(tmp, 0o700));
+    return hostPath;
+  }
+
+  private async copyUpDirAsync(path: string): Promise<Entry> {
+    this.ensureUpperDir(path);
+    return this.ctx.namei.mustLookup(path);
+  }
+
+  private async copyUpNonDir(entry: Entry, withData: boolean): Promise<Entry> {
+    const started = Date.now();
+    const tmp = this.tmpPath();
+    let bytes = 0;
+    if (host.isReg(entry.stat)) {
+      const dst = host.open(tmp, host.O.O_WRONLY | host.O.O_CREAT | host.O.O_EXCL, 0o600);
+      try {
+        if (withData && entry.stat.size > 0) {
+          const src = host.open(entry.hostPath, host.O.O_RDONLY | host.O.O_NOFOLLOW);
+          try {
+            bytes = await host.copyData(src, dst);
+          } finally {
+            host.close(src);
+          }
+        }
+      } catch (err) {
+        ignoreENOENT(() => host.unlink(tmp));
+        throw err;
+      } finally {
+        host.close(dst);
+      }
+      // The copy ran on the thread pool: if the object changed meanwhile, this copy is stale.
+      const now = this.ctx.namei.lookup(entry.path);
+      if (now === undefined || now.layer !== entry.layer || now.stat.ino !== entry.stat.ino) {
+        host.unlink(tmp);
+        if (now === undefined) throw new FsError('ENOENT', entry.path);
+        return this.copyUp(entry.path, withData);
+      }
+    } else if (host.isSymlink(entry.stat)) {
+      host.symlink(host.readlink(entry.hostPath), tmp);
+    } else {
+      host.mknod(tmp, entry.stat.mode, entry.stat.rdev);
+    }
+    this.ensureUpperDir(parentOf(entry.path));
+    this.install(entry, undefined, tmp);
+    this.ctx.emit({ op: 'copy-up', path: entry.path, layer: this.ctx.stack.label(entry.layer), bytes, ms: Date.now() - started });
+    return this.ctx.namei.mustLookup(entry.path);
+  }
+
+  /**
+   * Gives the object at tmp the metadata of entry, then renames it into upper. `make` creates
+   * tmp when the caller has not. The parent's times are kept, as the kernel does.
+   */
+  private install(entry: Entry, make?: (tmp: string) => void, tmp = this.tmpPath()): void {
+    const dest = this.ctx.stack.hostPath(UPPER, entry.path);
+    const parentHost = this.ctx.stack.hostPath(UPPER, parentOf(entry.path));
+    try {
+      make?.(tmp);
+      copyXattrs(entry.hostPath, tmp);
+      this.copyAttrs(entry, tmp);
+      const parent = host.mustLstat(parentHost);
+      host.rename(tmp, dest);
+      host.utimens(parentHost, parent.atimeSec, parent.atimeNsec, parent.mtimeSec, parent.mtimeNsec);
+    } catch (err) {
+      ignoreENOENT(() => (host.isDir(entry.stat) ? host.rmdir(tmp) : host.unlink(tmp)));
+      throw err;
+    }
+    this.ctx.namei.invalidate(entry.path);
+    if (host.isDir(entry.stat)) {
+      this.ctx.emit({ op: 'copy-up', path: entry.path, layer: this.ctx.stack.label(entry.layer) });
+    }
+  }
+
+  /** Owner, mode and times (last, since the others change ctime/mtime). */
+  private copyAttrs(entry: Entry, tmp: string): void {
+    const st = entry.stat;
+    if (this.ctx.privileged) host.lchown(tmp, st.uid, st.gid);
+    if (!host.isSymlink(st)) host.chmod(tmp, st.mode & 0o7777);
+    host.utimens(tmp, st.atimeSec, st.atimeNsec, st.mtimeSec, st.mtimeNsec);
+  }
+}

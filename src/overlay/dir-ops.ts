@@ -1,0 +1,229 @@
+// Changes to the namespace (≈ fs/overlayfs/dir.c): create, mkdir, mknod, symlink, link, unlink,
+// rmdir and rename, with the kernel's whiteout and opaque rules. Every step that replaces one
+// object by another in upper is a single rename, so a crash leaves the old state or the new one.
+import { join } from 'node:path';
+import * as host from '../host/fs';
+import { FsError } from '../host/errors';
+import { UPPER } from './layers';
+import { baseName, parentOf, type Entry } from './namei';
+import { isEmptyMerged } from './readdir';
+import { hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markOpaque, OCI_PREFIX } from './whiteout';
+import { requireUpper, type Caller, type OverlayContext } from './context';
+import type { CopyUp } from './copy-up';
+
+interface NewObject {
+  /** Creates the object at a host path. */
+  make(hostPath: string): void;
+  isDir: boolean;
+  /** New objects belong to the caller; a hard link keeps its inode's owner. */
+  owned: boolean;
+}
+
+export class DirOps {
+  constructor(
+    private readonly ctx: OverlayContext,
+    private readonly copyUp: CopyUp,
+  ) {}
+
+  /** Creates a new object at path for caller; EEXIST when the name is visible, EROFS when read-only. */
+  place(path: string, caller: Caller, obj: NewObject): void {
+    requireUpper(this.ctx, path);
+    const name = baseName(path);
+    // An entry named .wh.X would read as a whiteout of X in an OCI export or a later mount.
+    if (isMarkerName(name)) throw new FsError('EINVAL', path, `names starting with ${OCI_PREFIX} are reserved for whiteouts`);
+    const parent = this.ctx.namei.dir(parentOf(path));
+    if (this.ctx.namei.child(parent, name) !== undefined) throw new FsError('EEXIST', path);
+    const parentHost = this.copyUp.ensureUpperDir(parent.path);
+    const dest = join(parentHost, name);
+    const parentStat = host.mustLstat(parentHost);
+    const existing = host.lstat(dest);
+    if (existing !== undefined && isWhiteout(existing)) {
+      // overlayfs: build the object in workdir and rename it over the whiteout in one step;
+      // a directory made over a whiteout is opaque so the old lower content stays hidden.
+      const tmp = this.copyUp.tmpPath();
+      obj.make(tmp);
+      this.own(tmp, caller, parentStat, obj);
+      if (obj.isDir) {
+        markOpaque(tmp, this.ctx.format);
+        host.renameat2(tmp, dest, host.RENAME_EXCHANGE);
+        host.unlink(tmp);
+      } else {
+        host.rename(tmp, dest);
+      }
+    } else {
+      obj.make(dest);
+      this.own(dest, caller, parentStat, obj);
+      const marker = join(parentHost, OCI_PREFIX + name);
+      if (host.exists(marker)) {
+        if (obj.isDir) markOpaque(dest, this.ctx.format);
+        host.unlink(marker);
+      }
+    }
+    this.ctx.namei.invalidate(path);
+    this.ctx.emit({ op: obj.isDir ? 'mkdir' : 'create', path });
+  }
+
+  /** New objects belong to the caller; the group follows a setgid parent, as on any Linux fs. */
+  private own(hostPath: string, caller: Caller, parent: host.Stat, obj: NewObject): void {
+    if (!obj.owned || !this.ctx.privileged) return;
+    host.lchown(hostPath, caller.uid, parent.mode & 0o2000 ? parent.gid : caller.gid);
+  }
+
+  mkdir(path: string, mode: number, caller: Caller): void {
+    this.place(path, caller, { make: (p) => host.mkdir(p, mode), isDir: true, owned: true });
+  }
+
+  mknod(path: string, mode: number, dev: number, caller: Caller): void {
+    this.place(path, caller, { make: (p) => host.mknod(p, mode, dev), isDir: false, owned: true });
+  }
+
+  symlink(target: string, path: string, caller: Caller): void {
+    this.place(path, caller, { make: (p) => host.symlink(target, p), isDir: false, owned: true });
+  }
+
+  async link(existing: string, path: string, caller: Caller): Promise<void> {
+    requireUpper(this.ctx, path);
+    const src = this.ctx.namei.mustLookup(existing);
+    if (host.isDir(src.stat)) throw new FsError('EPERM', existing, 'hard link to a directory');
+    const upper = await this.copyUp.copyUp(existing);
+    this.place(path, caller, { make: (p) => host.link(upper.hostPath, p), isDir: false, owned: false });
+  }
+
+  async unlink(path: string): Promise<void> {
+    requireUpper(this.ctx, path);
+    await this.copyUp.settle(path);
+    const entry = this.ctx.namei.mustLookup(path);
+    if (host.isDir(entry.stat)) throw new FsError('EISDIR', path);
+    this.remove(entry);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    requireUpper(this.ctx, path);
+    if (path === '/') throw new FsError('EBUSY', path);
+    const entry = this.ctx.namei.mustLookup(path);
+    if (!host.isDir(entry.stat)) throw new FsError('ENOTDIR', path);
+    if (!isEmptyMerged(this.ctx.stack, this.ctx.namei, path)) throw new FsError('ENOTEMPTY', path);
+    this.remove(entry);
+  }
+
+  /** Removes a name: a whiteout stays where a lower layer still holds it (never a copy-up). */
+  private remove(entry: Entry): void {
+    const parentHost = this.copyUp.ensureUpperDir(parentOf(entry.path));
+    const dest = join(parentHost, baseName(entry.path));
+    const dir = host.isDir(entry.stat);
+    if (!entry.lowerBelow) {
+      // Only upper has it; a merged-empty upper directory may still hold whiteouts.
+      if (dir) host.rmTree(dest);
+      else host.unlink(dest);
+      this.ctx.emit({ op: 'remove', path: entry.path });
+    } else {
+      this.whiteout(parentHost, baseName(entry.path), entry.layer === UPPER ? (dir ? 'dir' : 'file') : undefined);
+      this.ctx.emit({ op: 'whiteout', path: entry.path });
+    }
+    this.ctx.namei.invalidate(entry.path);
+  }
+
+  /**
+   * Leaves a whiteout for `name` in an upper directory, replacing what upper holds there
+   * (`replacing`) in one step: the lower object never shows through, even after a crash.
+   */
+  private whiteout(parentHost: string, name: string, replacing: 'file' | 'dir' | undefined): void {
+    const dest = join(parentHost, name);
+    if (this.ctx.format === 'oci') {
+      touchMarker(join(parentHost, OCI_PREFIX + name));
+      if (replacing === 'dir') host.rmTree(dest);
+      else if (replacing === 'file') host.unlink(dest);
+      return;
+    }
+    if (replacing === undefined) {
+      makeKernelWhiteout(dest);
+      return;
+    }
+    const tmp = this.copyUp.tmpPath();
+    makeKernelWhiteout(tmp);
+    if (replacing === 'dir') {
+      host.renameat2(tmp, dest, host.RENAME_EXCHANGE);
+      host.rmTree(tmp);
+    } else {
+      host.rename(tmp, dest);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    requireUpper(this.ctx, from);
+    await this.copyUp.settle(from);
+    await this.copyUp.settle(to);
+    const src = this.ctx.namei.mustLookup(from);
+    if (!host.isDir(src.stat) && src.layer !== UPPER) await this.copyUp.copyUp(from);
+    this.renameNow(from, to);
+  }
+
+  private renameNow(from: string, to: string): void {
+    if (from === to) return;
+    if (to.startsWith(from + '/')) throw new FsError('EINVAL', to, 'cannot move a directory into itself');
+    const name = baseName(to);
+    if (isMarkerName(name)) throw new FsError('EINVAL', to, `names starting with ${OCI_PREFIX} are reserved for whiteouts`);
+    const src = this.ctx.namei.mustLookup(from);
+    const srcIsDir = host.isDir(src.stat);
+    const toParent = this.ctx.namei.dir(parentOf(to));
+    const dst = this.ctx.namei.child(toParent, name);
+    if (dst !== undefined) {
+      if (srcIsDir && !host.isDir(dst.stat)) throw new FsError('ENOTDIR', to);
+      if (!srcIsDir && host.isDir(dst.stat)) throw new FsError('EISDIR', to);
+      if (srcIsDir && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
+      if (dst.layer === src.layer && dst.stat.ino === src.stat.ino) return;
+    }
+    // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
+    if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
+    if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
+    const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
+    const dest = join(toParentHost, name);
+    // overlayfs: a directory moved into a merged directory becomes opaque, so a lower directory
+    // of the same name never merges into it.
+    if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath)) {
+      markOpaque(src.hostPath, this.ctx.format);
+    }
+    this.moveInUpper(src, dest, srcIsDir);
+    this.ctx.namei.invalidate(from);
+    this.ctx.namei.invalidate(to);
+    this.ctx.emit({ op: 'rename', path: from, to });
+  }
+
+  /** The host rename, leaving a whiteout at the source when a lower layer still holds it. */
+  private moveInUpper(src: Entry, dest: string, srcIsDir: boolean): void {
+    const destStat = host.lstat(dest);
+    const fromParentHost = parentOf(src.hostPath);
+    if (this.ctx.format === 'oci') {
+      if (src.lowerBelow) touchMarker(join(fromParentHost, OCI_PREFIX + baseName(src.path)));
+      if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
+      host.rename(src.hostPath, dest);
+      const marker = join(parentOf(dest), OCI_PREFIX + baseName(dest));
+      if (host.exists(marker)) {
+        if (srcIsDir) markOpaque(dest, 'oci');
+        host.unlink(marker);
+      }
+      return;
+    }
+    if (destStat !== undefined && isWhiteout(destStat) && srcIsDir) {
+      // A directory cannot replace a device: swap them, and the whiteout lands at the source.
+      host.renameat2(src.hostPath, dest, host.RENAME_EXCHANGE);
+      if (!src.lowerBelow) host.unlink(src.hostPath);
+      return;
+    }
+    if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
+    host.renameat2(src.hostPath, dest, src.lowerBelow ? host.RENAME_WHITEOUT : 0);
+  }
+}
+
+/** Creates an OCI whiteout marker (the unprivileged format). */
+function touchMarker(hostPath: string): void {
+  host.close(host.open(hostPath, host.O.O_WRONLY | host.O.O_CREAT, 0));
+}
+
+/** Empties an upper directory that is empty in the merged view (it may only hold whiteouts). */
+function clearWhiteouts(hostDir: string): void {
+  for (const e of host.readdir(hostDir)) {
+    if (e.isChr || hiddenByMarker(e.name) !== undefined || isMarkerName(e.name)) host.unlink(join(hostDir, e.name));
+  }
+}
+

@@ -1,0 +1,104 @@
+// Open files (≈ fs/overlayfs/file.c): a handle is a real file descriptor on the top-most object.
+// Opening for write or with O_TRUNC copies up first; a read-only open never does.
+import * as host from '../host/fs';
+import { FsError } from '../host/errors';
+import { requireUpper, type Caller, type OverlayContext } from './context';
+import type { CopyUp } from './copy-up';
+import type { DirOps } from './dir-ops';
+
+const O = host.O;
+const O_ACCMODE = 3;
+// Flags that describe the open file rather than the lookup; O_CREAT/O_EXCL were handled by the
+// kernel's lookup and O_DIRECT would impose alignment on the kernel's buffers.
+const PASS_FLAGS = O_ACCMODE | O.O_APPEND | O.O_TRUNC | O.O_SYNC | O.O_DSYNC | O.O_NONBLOCK | O.O_NOATIME;
+
+interface Handle {
+  fd: number;
+  path: string;
+}
+
+/** overlayfs: any write access, or truncation, needs the object in upper. */
+export const needsCopyUp = (flags: number): boolean => (flags & O_ACCMODE) !== O.O_RDONLY || (flags & O.O_TRUNC) !== 0;
+
+export class FileOps {
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+
+  constructor(
+    private readonly ctx: OverlayContext,
+    private readonly copyUp: CopyUp,
+    private readonly dirOps: DirOps,
+  ) {}
+
+  async open(path: string, flags: number): Promise<number> {
+    let hostPath: string;
+    if (needsCopyUp(flags)) {
+      requireUpper(this.ctx, path);
+      await this.copyUp.settle(path);
+      const truncating = (flags & O.O_TRUNC) !== 0;
+      hostPath = (await this.copyUp.copyUp(path, !truncating)).hostPath;
+    } else {
+      hostPath = this.ctx.namei.mustLookup(path).hostPath;
+    }
+    return this.add(host.open(hostPath, (flags & PASS_FLAGS) | O.O_NOFOLLOW), path);
+  }
+
+  create(path: string, mode: number, caller: Caller): number {
+    let fd = -1;
+    const make = (p: string): void => {
+      fd = host.open(p, O.O_RDWR | O.O_CREAT | O.O_EXCL | O.O_NOFOLLOW, mode);
+    };
+    try {
+      this.dirOps.place(path, caller, { make, isDir: false, owned: true });
+    } catch (err) {
+      if (fd >= 0) host.close(fd);
+      throw err;
+    }
+    return this.add(fd, path);
+  }
+
+  read(fh: number, buf: Buffer, len: number, pos: number): number {
+    return host.read(this.get(fh).fd, buf, len, pos);
+  }
+
+  write(fh: number, buf: Buffer, len: number, pos: number): number {
+    return host.write(this.get(fh).fd, buf, len, pos);
+  }
+
+  ftruncate(fh: number, size: number): void {
+    host.ftruncate(this.get(fh).fd, size);
+  }
+
+  fsync(fh: number, datasync: boolean): void {
+    const { fd } = this.get(fh);
+    if (datasync) host.fdatasync(fd);
+    else host.fsync(fd);
+  }
+
+  fgetattr(fh: number): host.Stat {
+    return host.fstat(this.get(fh).fd);
+  }
+
+  release(fh: number): void {
+    const handle = this.get(fh);
+    this.handles.delete(fh);
+    host.close(handle.fd);
+  }
+
+  get openCount(): number {
+    return this.handles.size;
+  }
+
+  private add(fd: number, path: string): number {
+    const fh = this.nextFh++;
+    if (this.nextFh > 0xffffffff) this.nextFh = 1;
+    this.handles.set(fh, { fd, path });
+    return fh;
+  }
+
+  private get(fh: number): Handle {
+    const handle = this.handles.get(fh);
+    if (handle === undefined) throw new FsError('EBADF', undefined, `no open file ${fh}`);
+    return handle;
+  }
+}

@@ -1,0 +1,70 @@
+// Whiteouts and opaque directories: the only module that knows their on-disk encodings.
+// Read: the kernel's (char device 0/0, trusted.overlay.opaque=y), the unprivileged kernel and
+// fuse-overlayfs xattrs, and OCI's (.wh.NAME, .wh..wh..opq). Write: the kernel's when the daemon
+// may create devices and trusted.* xattrs, otherwise fuse-overlayfs's fallback (docs/on-disk.md).
+import { join } from 'node:path';
+import * as host from '../host/fs';
+import type { Stat } from '../host/fs';
+import { ignoreENOENT } from '../host/errors';
+
+export const OCI_PREFIX = '.wh.';
+export const OCI_OPAQUE = '.wh..wh..opq';
+export const KERNEL_OPAQUE_XATTR = 'trusted.overlay.opaque';
+const UNPRIVILEGED_OPAQUE_XATTR = 'user.fuseoverlayfs.opaque';
+const OPAQUE_XATTRS = [KERNEL_OPAQUE_XATTR, 'user.overlay.opaque', UNPRIVILEGED_OPAQUE_XATTR];
+const YES = Buffer.from('y');
+const PROBE_XATTR = 'trusted.overlay.layerfs-probe';
+
+export type WhiteoutFormat = 'kernel' | 'oci';
+
+// overlayfs: a whiteout is a character device with device number 0/0.
+export const isWhiteout = (st: Stat): boolean => (st.mode & host.S_IFMT) === host.S_IFCHR && st.rdev === 0;
+
+/** True for a name that is an OCI marker (.wh.NAME or the opaque sentinel), never a real entry. */
+export const isMarkerName = (name: string): boolean => name.startsWith(OCI_PREFIX);
+
+/** For an OCI whiteout name, the name it hides; undefined for the opaque sentinel or other names. */
+export function hiddenByMarker(name: string): string | undefined {
+  if (!name.startsWith(OCI_PREFIX) || name === OCI_OPAQUE) return undefined;
+  return name.slice(OCI_PREFIX.length);
+}
+
+/** Whether a directory's own xattrs mark it opaque (the .wh..wh..opq sentinel is checked by readers of its entries). */
+export function hasOpaqueXattr(dirHostPath: string): boolean {
+  return OPAQUE_XATTRS.some((x) => host.getxattr(dirHostPath, x)?.equals(YES) === true);
+}
+
+export function isOpaqueDir(dirHostPath: string): boolean {
+  return hasOpaqueXattr(dirHostPath) || host.exists(join(dirHostPath, OCI_OPAQUE));
+}
+
+export function markOpaque(dirHostPath: string, format: WhiteoutFormat): void {
+  host.setxattr(dirHostPath, format === 'kernel' ? KERNEL_OPAQUE_XATTR : UNPRIVILEGED_OPAQUE_XATTR, YES);
+}
+
+/** The path a whiteout for `name` occupies in a directory, in the given format. */
+export const whiteoutPath = (dirHostPath: string, name: string, format: WhiteoutFormat): string =>
+  join(dirHostPath, format === 'kernel' ? name : OCI_PREFIX + name);
+
+/** Creates a whiteout object at hostPath (the kernel format: a 0/0 character device, mode 0). */
+export function makeKernelWhiteout(hostPath: string): void {
+  host.mknod(hostPath, host.S_IFCHR, 0);
+}
+
+/**
+ * Finds out at mount which format this daemon can write: creating a 0/0 device and a trusted.*
+ * xattr needs CAP_MKNOD and CAP_SYS_ADMIN, which a user mounting as themselves lacks.
+ */
+export function probeFormat(workTmp: string): WhiteoutFormat {
+  const probe = join(workTmp, '#probe');
+  try {
+    makeKernelWhiteout(probe);
+    host.setxattr(workTmp, PROBE_XATTR, YES);
+    host.removexattr(workTmp, PROBE_XATTR);
+    return 'kernel';
+  } catch {
+    return 'oci';
+  } finally {
+    ignoreENOENT(() => host.unlink(probe));
+  }
+}

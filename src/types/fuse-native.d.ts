@@ -1,0 +1,21 @@
+// Types for the parts of fuse-native (as patched by patches/fuse-native+2.2.6.patch) that layerfs uses.
+declare module 'fuse-native' {
+  type Cb = (...args: any[]) => void;
+  interface FuseOptions {
+    timeout?: number | false;
+    options?: string[];
+    mkdir?: boolean;
+    force?: boolean;
+  }
+  class Fuse {
+    constructor(mnt: string, ops: Record<string, (...args: any[]) => void>, opts?: FuseOptions);
+    mount(cb: (err: Error | null) => void): void;
+    unmount(cb: (err: Error | null) => void): void;
+    /** [uid, gid, pid, umask] of the request whose handler is running (valid synchronously). */
+    readonly contextArray: Uint32Array;
+    static unmount(mnt: string, cb: (err: Error | null) => void): void;
+    static UTIME_NOW: number;
+    static UTIME_OMIT: number;
+  }
+  export = Fuse;
+}
