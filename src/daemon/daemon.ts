@@ -8,6 +8,7 @@ import * as host from '../host/fs';
 import { assertNotInLayers, LayerConfigError, type LayerStack } from '../overlay/layers';
 import { Overlay } from '../overlay/overlay';
 import type { OverlayEvent } from '../overlay/context';
+import type { WhiteoutFormat } from '../overlay/whiteout';
 import { makeOps } from '../fuse/ops';
 import { mountAt } from './mounts';
 
@@ -22,6 +23,8 @@ export interface DaemonOptions {
   log: Logger;
   /** Print each change to stderr for a class: human lines or JSON. */
   trace?: 'text' | 'json' | undefined;
+  /** Force the whiteout format written (default: probed). */
+  format?: WhiteoutFormat | undefined;
 }
 
 /** Refuses a mountpoint the way mount(8) would, with a one-line reason. */
@@ -57,7 +60,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     // Modes from the kernel are already masked by the caller's umask; ours must not mask again.
     process.umask(0);
-    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }) });
+    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }), format: opts.format });
     if (opts.trace !== undefined) this.ovl.on('change', (ev: OverlayEvent) => process.stderr.write(formatEvent(ev, opts.trace!)));
     const log = opts.log.child({ component: 'fuse' });
     const ops = makeOps(this.ovl, log, () => {

@@ -15,7 +15,7 @@ import type { Caller, OverlayContext, OverlayEvent } from './context';
 export interface OverlayOptions {
   log: Logger;
   /** Force a whiteout format instead of probing what the daemon may create. */
-  format?: WhiteoutFormat;
+  format?: WhiteoutFormat | undefined;
 }
 
 export class Overlay extends EventEmitter {

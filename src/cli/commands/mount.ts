@@ -19,6 +19,7 @@ interface MountArgs {
   foreground?: boolean;
   'log-level': LogLevel;
   trace?: string;
+  'whiteout-format'?: 'kernel' | 'oci';
   'ready-fd'?: number;
 }
 
@@ -54,6 +55,7 @@ export function mountCommand(deps: CliDeps, setCode: (c: number) => void): Comma
         .option('foreground', { alias: 'f', type: 'boolean', describe: 'stay attached; unmount on SIGINT/SIGTERM' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'debug shows every operation' })
         .option('trace', { type: 'string', choices: ['text', 'json'], describe: 'print each copy-up, whiteout and create' })
+        .option('whiteout-format', { choices: ['kernel', 'oci'], describe: 'force the format of new whiteouts (default: kernel when privileged)' })
         .option('ready-fd', { type: 'number', hidden: true }) as never,
     handler: async (args) => {
       try {
@@ -82,7 +84,7 @@ function tell(fd: number, message: string): void {
 
 async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string): Promise<number> {
   const log = createLogger(args['log-level']);
-  const daemon = new Daemon({ stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, trace: args.trace as 'text' | 'json' | undefined });
+  const daemon = new Daemon({ stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, trace: args.trace as 'text' | 'json' | undefined, format: args['whiteout-format'] });
   for (const opt of parsed.ignored) log.debug({ op: 'mount', option: opt }, 'option accepted; it is the default here');
   try {
     await daemon.mount();
@@ -113,6 +115,7 @@ async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   if (stack.upper !== undefined) childArgs.push('--upper', stack.upper, '--work', stack.work!);
   if (parsed.fuse.length > 0) childArgs.push('-o', parsed.fuse.join(','));
   if (args.trace !== undefined) childArgs.push('--trace', args.trace);
+  if (args['whiteout-format'] !== undefined) childArgs.push('--whiteout-format', args['whiteout-format']);
   childArgs.push(mnt);
   const child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'] });
   closeSync(logFd);

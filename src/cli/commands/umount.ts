@@ -48,8 +48,10 @@ export async function umount(mnt: string, lazy: boolean, deps: CliDeps): Promise
     deps.err(`layerfs: cannot unmount ${mnt}: ${(err as Error).message}${who ? `; held by ${who}` : ''} (--lazy detaches anyway)`);
     return 1;
   }
-  // The daemon sees the mount go and exits; wait for it so a new mount can reuse upper/work.
-  if (state !== undefined) {
+  // Tell the daemon its mount is gone (it would notice within a second anyway), and wait for it
+  // so that a new mount can reuse upper/work at once.
+  if (state !== undefined && isAlive(state.pid)) {
+    process.kill(state.pid, 'SIGTERM');
     const until = Date.now() + EXIT_WAIT_MS;
     while (isAlive(state.pid) && Date.now() < until) await sleep(50);
   }
