@@ -38,16 +38,20 @@ export function checkMountpoint(stack: LayerStack, mountpoint: string): string {
   return mnt;
 }
 
-/** The FUSE options layerfs always uses (docs/design.md says why each). */
+/** The FUSE options of a mount (docs/design.md says why each); `extra` adds or overrides. */
 export function fuseOptions(stack: LayerStack, extra: string[] = []): string[] {
-  const opts = [
-    'fsname=layerfs', 'subtype=layerfs', 'use_ino', 'hard_remove', 'nonempty', 'default_permissions',
-    'big_writes', 'max_write=131072', 'kernel_cache', 'attr_timeout=1', 'entry_timeout=1', 'negative_timeout=1',
-  ];
-  if (process.getuid?.() === 0) opts.push('allow_other');
-  if (!stack.writable) opts.push('ro');
-  for (const flag of extra) if (!opts.includes(flag)) opts.push(flag);
-  return opts;
+  const opts = new Map<string, string | undefined>([
+    ['fsname', 'layerfs'], ['subtype', 'layerfs'], ['use_ino', undefined], ['hard_remove', undefined],
+    ['nonempty', undefined], ['default_permissions', undefined], ['big_writes', undefined], ['max_write', '131072'],
+    ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '1'], ['negative_timeout', '1'],
+  ]);
+  if (process.getuid?.() === 0) opts.set('allow_other', undefined);
+  if (!stack.writable) opts.set('ro', undefined);
+  for (const flag of extra) {
+    const eq = flag.indexOf('=');
+    opts.set(eq < 0 ? flag : flag.slice(0, eq), eq < 0 ? undefined : flag.slice(eq + 1));
+  }
+  return [...opts].map(([k, v]) => (v === undefined ? k : `${k}=${v}`));
 }
 
 export class Daemon {

@@ -19,6 +19,8 @@ const KERNEL_DEFAULTS: Record<string, string> = {
 const VFS_FLAGS = new Set(['rw', 'dev', 'nodev', 'suid', 'nosuid', 'exec', 'noexec', 'atime', 'noatime', 'relatime',
   'strictatime', 'nodiratime', 'sync', 'async', 'auto', 'noauto', 'user', 'nouser', 'users', 'defaults', '_netdev', 'nofail']);
 const FUSE_FLAGS = new Set(['ro', 'allow_other', 'allow_root', 'default_permissions']);
+// Kernel cache lifetimes in seconds (docs/design.md: hard links and attr_timeout).
+const FUSE_TIMEOUTS = new Set(['attr_timeout', 'entry_timeout', 'negative_timeout']);
 
 /** Splits on an unescaped separator; `\` escapes the next character, as in overlay options. */
 export function splitEscaped(s: string, sep: string): string[] {
@@ -95,6 +97,11 @@ function applyOption(parsed: ParsedOptions, key: string, value: string | undefin
   }
   if (VFS_FLAGS.has(key) && value === undefined) {
     parsed.ignored.push(key);
+    return;
+  }
+  if (FUSE_TIMEOUTS.has(key)) {
+    if (value === undefined || !/^\d+(\.\d+)?$/.test(value)) throw new OptionError(`option ${key} needs a number of seconds`);
+    parsed.fuse.push(`${key}=${value}`);
     return;
   }
   if (FUSE_FLAGS.has(key) && value === undefined) {

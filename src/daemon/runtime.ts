@@ -48,6 +48,17 @@ export function removeState(mountpoint: string): void {
   rmSync(statePaths(mountpoint).state, { force: true });
 }
 
+/** The daemon of this state is still running: its pid is alive and still runs that mount (pids get reused). */
+export function isDaemonRunning(s: MountState): boolean {
+  if (!isAlive(s.pid)) return false;
+  try {
+    const argv = readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes('mount') && argv.includes(s.mountpoint);
+  } catch {
+    return false;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

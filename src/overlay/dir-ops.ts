@@ -167,14 +167,15 @@ export class DirOps {
     const srcIsDir = host.isDir(src.stat);
     const toParent = this.ctx.namei.dir(parentOf(to));
     const dst = this.ctx.namei.child(toParent, name);
+    // The VFS checks come first (types, same inode), then overlayfs's own: EXDEV, then emptiness.
     if (dst !== undefined) {
       if (srcIsDir && !host.isDir(dst.stat)) throw new FsError('ENOTDIR', to);
       if (!srcIsDir && host.isDir(dst.stat)) throw new FsError('EISDIR', to);
-      if (srcIsDir && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
       if (dst.layer === src.layer && dst.stat.ino === src.stat.ino) return;
     }
     // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
     if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
+    if (dst !== undefined && srcIsDir && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
     if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
     const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
     const dest = join(toParentHost, name);

@@ -5,6 +5,8 @@ import { FsError } from '../host/errors';
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 import type { DirOps } from './dir-ops';
+import type { Entry } from './namei';
+import { UPPER } from './layers';
 
 const O = host.O;
 const O_ACCMODE = 3;
@@ -15,6 +17,7 @@ const PASS_FLAGS = O_ACCMODE | O.O_APPEND | O.O_TRUNC | O.O_SYNC | O.O_DSYNC | O
 interface Handle {
   fd: number;
   path: string;
+  onUpper: boolean;
 }
 
 /** overlayfs: any write access, or truncation, needs the object in upper. */
@@ -31,16 +34,15 @@ export class FileOps {
   ) {}
 
   async open(path: string, flags: number): Promise<number> {
-    let hostPath: string;
+    let entry: Entry;
     if (needsCopyUp(flags)) {
       requireUpper(this.ctx, path);
       await this.copyUp.settle(path);
-      const truncating = (flags & O.O_TRUNC) !== 0;
-      hostPath = (await this.copyUp.copyUp(path, !truncating)).hostPath;
+      entry = await this.copyUp.copyUp(path, (flags & O.O_TRUNC) === 0);
     } else {
-      hostPath = this.ctx.namei.mustLookup(path).hostPath;
+      entry = this.ctx.namei.mustLookup(path);
     }
-    return this.add(host.open(hostPath, (flags & PASS_FLAGS) | O.O_NOFOLLOW), path);
+    return this.add(host.open(entry.hostPath, (flags & PASS_FLAGS) | O.O_NOFOLLOW), path, entry.layer === UPPER);
   }
 
   create(path: string, mode: number, caller: Caller): number {
@@ -54,7 +56,21 @@ export class FileOps {
       if (fd >= 0) host.close(fd);
       throw err;
     }
-    return this.add(fd, path);
+    return this.add(fd, path, true);
+  }
+
+  /**
+   * After a copy-up, read-only handles still on the lower file move to the upper copy, so they
+   * see later writes (overlayfs since 4.19: "has it been copied up since we'd opened it?").
+   */
+  followCopyUp(path: string, upperHostPath: string): void {
+    for (const h of this.handles.values()) {
+      if (h.onUpper || h.path !== path) continue;
+      const fd = host.open(upperHostPath, O.O_RDONLY | O.O_NOFOLLOW);
+      host.close(h.fd);
+      h.fd = fd;
+      h.onUpper = true;
+    }
   }
 
   read(fh: number, buf: Buffer, len: number, pos: number): number {
@@ -89,10 +105,10 @@ export class FileOps {
     return this.handles.size;
   }
 
-  private add(fd: number, path: string): number {
+  private add(fd: number, path: string, onUpper: boolean): number {
     const fh = this.nextFh++;
     if (this.nextFh > 0xffffffff) this.nextFh = 1;
-    this.handles.set(fh, { fd, path });
+    this.handles.set(fh, { fd, path, onUpper });
     return fh;
   }
 

@@ -45,6 +45,9 @@ export class Overlay extends EventEmitter {
     this.dirOps = new DirOps(this.ctx, this.copyUp);
     this.files = new FileOps(this.ctx, this.copyUp, this.dirOps);
     this.attrs = new AttrOps(this.ctx, this.copyUp);
+    this.on('change', (ev: OverlayEvent) => {
+      if (ev.op === 'copy-up' && ev.bytes !== undefined) this.files.followCopyUp(ev.path, stack.hostPath(0, ev.path));
+    });
   }
 
   getattr = (path: string) => this.attrs.getattr(path);

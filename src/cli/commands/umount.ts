@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { FSTYPE, fusermount } from '../../daemon/daemon';
 import { mountAt } from '../../daemon/mounts';
 import { holdersOf } from '../../daemon/holders';
-import { isAlive, readState, removeState } from '../../daemon/runtime';
+import { isAlive, isDaemonRunning, readState, removeState } from '../../daemon/runtime';
 import type { CliDeps } from '../cli';
 
 interface UmountArgs {
@@ -50,7 +50,7 @@ export async function umount(mnt: string, lazy: boolean, deps: CliDeps): Promise
   }
   // Tell the daemon its mount is gone (it would notice within a second anyway), and wait for it
   // so that a new mount can reuse upper/work at once.
-  if (state !== undefined && isAlive(state.pid)) {
+  if (state !== undefined && isDaemonRunning(state)) {
     process.kill(state.pid, 'SIGTERM');
     const until = Date.now() + EXIT_WAIT_MS;
     while (isAlive(state.pid) && Date.now() < until) await sleep(50);
