@@ -3,6 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { mountCommand } from './commands/mount';
 import { umountCommand } from './commands/umount';
+import { eventsCommand } from './commands/events';
 
 export interface CliDeps {
   out: (line: string) => void;
@@ -22,6 +23,7 @@ export async function runCli(argv: string[], deps: CliDeps = defaultDeps): Promi
     .scriptName('layerfs')
     .command(mountCommand(deps, (c) => (code = c)))
     .command(umountCommand(deps, (c) => (code = c)))
+    .command(eventsCommand(deps, (c) => (code = c)))
     .demandCommand(1, 'say which command to run (layerfs --help lists them)')
     .strict()
     .version(require('../../package.json').version)

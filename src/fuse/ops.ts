@@ -12,11 +12,11 @@ type CallerSource = () => Caller;
 const EIO = -5;
 
 export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record<string, (...args: any[]) => void> {
-  const tracing = log.isLevelEnabled('trace');
+  const tracing = log.isLevelEnabled('debug');
 
   /** Runs a handler; replies cb(0, value) or cb(-errno). */
   function run<T>(op: string, path: string, fn: () => T | Promise<T>, cb: Reply, map?: (v: T) => unknown): void {
-    if (tracing) log.trace({ op, path }, op);
+    if (tracing) log.debug({ op, path }, op);
     const ok = (v: T): void => (map === undefined ? cb(0, v) : cb(0, map(v)));
     let result: T | Promise<T>;
     try {
@@ -31,6 +31,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
 
   /** read/write reply with a byte count in the first slot. */
   function runCount(op: string, path: string, fn: () => number, cb: Reply): void {
+    if (tracing) log.debug({ op, path }, op);
     try {
       cb(fn());
     } catch (err) {

@@ -44,18 +44,25 @@ export const parentOf = (path: string): string => {
 export const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 export const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 
+/** Told which layer answered each lookup (the debug log); absent when nobody listens. */
+export type ResolveHook = (path: string, layer: string) => void;
+
 export class Namei {
   readonly lower: LowerIndex;
   private root: DirNode | undefined;
 
-  constructor(private readonly stack: LayerStack) {
+  constructor(
+    private readonly stack: LayerStack,
+    private readonly onResolve?: ResolveHook,
+  ) {
     this.lower = new LowerIndex(stack);
   }
 
   /** Resolves a path; undefined when it does not exist in the merged view. Throws ENOTDIR/EACCES from the walk. */
   lookup(path: string): Entry | undefined {
-    if (path === '/') return this.rootEntry();
-    return this.child(this.dir(parentOf(path)), baseName(path));
+    const entry = path === '/' ? this.rootEntry() : this.child(this.dir(parentOf(path)), baseName(path));
+    if (this.onResolve !== undefined) this.onResolve(path, entry === undefined ? 'none' : this.stack.label(entry.layer));
+    return entry;
   }
 
   mustLookup(path: string): Entry {

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { LayerStack, prepareWorkdir } from './layers';
-import { Namei } from './namei';
+import { Namei, type ResolveHook } from './namei';
 import { CopyUp } from './copy-up';
 import { DirOps } from './dir-ops';
 import { FileOps } from './file-ops';
@@ -16,6 +16,11 @@ export interface OverlayOptions {
   log: Logger;
   /** Force a whiteout format instead of probing what the daemon may create. */
   format?: WhiteoutFormat | undefined;
+}
+
+function resolveLogger(log: Logger): ResolveHook | undefined {
+  if (!log.isLevelEnabled('debug')) return undefined;
+  return (path, layer) => log.debug({ op: 'lookup', path, layer }, 'lookup');
 }
 
 export class Overlay extends EventEmitter {
@@ -35,7 +40,7 @@ export class Overlay extends EventEmitter {
     const format = opts.format ?? (stack.workTmp === undefined ? 'kernel' : probeFormat(stack.workTmp));
     this.ctx = {
       stack,
-      namei: new Namei(stack),
+      namei: new Namei(stack, resolveLogger(opts.log)),
       format,
       log: opts.log,
       privileged: process.getuid?.() === 0,

@@ -109,7 +109,8 @@ async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
 
 /** Starts the daemon detached and waits for it to say the mount answers (or why not). */
 async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string, deps: CliDeps): Promise<number> {
-  const logFd = openSync(statePaths(mnt).log, 'a');
+  // A fresh log per mount, so `layerfs events` shows this mount's changes only.
+  const logFd = openSync(statePaths(mnt).log, 'w');
   const childArgs = [process.argv[1]!, 'mount', '--foreground', '--ready-fd', '3', '--log-level', args['log-level']];
   for (const l of stack.lowers) childArgs.push('--lower', l);
   if (stack.upper !== undefined) childArgs.push('--upper', stack.upper, '--work', stack.work!);
