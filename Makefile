@@ -3,7 +3,7 @@ SHELL := /bin/bash
 APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
 NODE_DEPS := node_modules/.deps-stamp
 
-.PHONY: all deps sysdeps build demo test test-unit test-integration bench stress check clean
+.PHONY: all deps sysdeps build install uninstall demo test test-unit test-integration bench stress check clean
 
 all: build
 
@@ -41,6 +41,14 @@ test-unit: build
 
 test-integration: build
 	npx tap test/integration
+
+PREFIX ?= /usr/local
+# The command on the PATH points at this checkout's build.
+install: build
+	ln -sf $(CURDIR)/dist/main.js $(PREFIX)/bin/layerfs
+
+uninstall:
+	rm -f $(PREFIX)/bin/layerfs
 
 clean:
 	rm -rf dist native/build node_modules/.deps-stamp .tap
