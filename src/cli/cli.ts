@@ -4,6 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { mountCommand } from './commands/mount';
 import { umountCommand } from './commands/umount';
 import { eventsCommand } from './commands/events';
+import { whichCommand } from './commands/which';
 
 export interface CliDeps {
   out: (line: string) => void;
@@ -24,6 +25,7 @@ export async function runCli(argv: string[], deps: CliDeps = defaultDeps): Promi
     .command(mountCommand(deps, (c) => (code = c)))
     .command(umountCommand(deps, (c) => (code = c)))
     .command(eventsCommand(deps, (c) => (code = c)))
+    .command(whichCommand(deps, (c) => (code = c)))
     .demandCommand(1, 'say which command to run (layerfs --help lists them)')
     .strict()
     .version(require('../../package.json').version)

@@ -9,6 +9,7 @@ import { assertNotInLayers, LayerConfigError, type LayerStack } from '../overlay
 import { Overlay } from '../overlay/overlay';
 import type { OverlayEvent } from '../overlay/context';
 import type { WhiteoutFormat } from '../overlay/whiteout';
+import type { Volume } from '../overlay/volumes';
 import { makeOps } from '../fuse/ops';
 import { mountAt } from './mounts';
 
@@ -23,6 +24,7 @@ export interface DaemonOptions {
   log: Logger;
   /** Print each change to stderr for a class: human lines or JSON. */
   trace?: 'text' | 'json' | undefined;
+  volumes?: Volume[];
   /** Force the whiteout format written (default: probed). */
   format?: WhiteoutFormat | undefined;
 }
@@ -64,7 +66,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     // Modes from the kernel are already masked by the caller's umask; ours must not mask again.
     process.umask(0);
-    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }), format: opts.format });
+    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }), format: opts.format, volumes: opts.volumes });
     if (opts.trace !== undefined) this.ovl.on('change', (ev: OverlayEvent) => process.stderr.write(formatEvent(ev, opts.trace!)));
     const log = opts.log.child({ component: 'fuse' });
     const ops = makeOps(this.ovl, log, () => {

@@ -12,6 +12,7 @@ export interface MountState {
   lowers: string[];
   upper?: string | undefined;
   work?: string | undefined;
+  volumes?: { path: string; hostDir: string }[];
   started: string;
 }
 
@@ -48,22 +49,15 @@ export function removeState(mountpoint: string): void {
   rmSync(statePaths(mountpoint).state, { force: true });
 }
 
-/** The daemon of this state is still running: its pid is alive and still runs that mount (pids get reused). */
+/**
+ * The daemon of this state is still running: its pid runs that mount (pids get reused). A
+ * zombie has an empty command line, so it does not count (not every init reaps orphans at once).
+ */
 export function isDaemonRunning(s: MountState): boolean {
-  if (!isAlive(s.pid)) return false;
   try {
     const argv = readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').split('\0');
     return argv.includes('mount') && argv.includes(s.mountpoint);
   } catch {
     return false;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

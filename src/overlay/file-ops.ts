@@ -12,7 +12,7 @@ const O = host.O;
 const O_ACCMODE = 3;
 // Flags that describe the open file rather than the lookup; O_CREAT/O_EXCL were handled by the
 // kernel's lookup and O_DIRECT would impose alignment on the kernel's buffers.
-const PASS_FLAGS = O_ACCMODE | O.O_APPEND | O.O_TRUNC | O.O_SYNC | O.O_DSYNC | O.O_NONBLOCK | O.O_NOATIME;
+export const PASS_FLAGS = O_ACCMODE | O.O_APPEND | O.O_TRUNC | O.O_SYNC | O.O_DSYNC | O.O_NONBLOCK | O.O_NOATIME;
 
 interface Handle {
   fd: number;
@@ -103,6 +103,11 @@ export class FileOps {
 
   get openCount(): number {
     return this.handles.size;
+  }
+
+  /** A handle for a descriptor opened elsewhere (a volume): it is never copied up. */
+  adopt(fd: number, path: string): number {
+    return this.add(fd, path, true);
   }
 
   private add(fd: number, path: string, onUpper: boolean): number {

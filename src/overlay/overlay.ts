@@ -10,10 +10,16 @@ import { FileOps } from './file-ops';
 import { AttrOps } from './attr';
 import { readdirMerged } from './readdir';
 import { probeFormat, type WhiteoutFormat } from './whiteout';
-import type { Caller, OverlayContext, OverlayEvent } from './context';
+import { ROOT_CALLER, type Caller, type OverlayContext, type OverlayEvent } from './context';
+import { Passthrough, Volumes, type Volume, type VolumeHit } from './volumes';
+import { PASS_FLAGS } from './file-ops';
+import * as host from '../host/fs';
+import { FsError } from '../host/errors';
 
 export interface OverlayOptions {
   log: Logger;
+  /** Host directories shown at paths of the view (docker -v). */
+  volumes?: Volume[];
   /** Force a whiteout format instead of probing what the daemon may create. */
   format?: WhiteoutFormat | undefined;
 }
@@ -29,6 +35,8 @@ export class Overlay extends EventEmitter {
   readonly dirOps: DirOps;
   readonly files: FileOps;
   readonly attrs: AttrOps;
+  readonly volumes: Volumes;
+  private readonly pass = new Passthrough();
 
   constructor(
     readonly stack: LayerStack,
@@ -50,35 +58,65 @@ export class Overlay extends EventEmitter {
     this.dirOps = new DirOps(this.ctx, this.copyUp);
     this.files = new FileOps(this.ctx, this.copyUp, this.dirOps);
     this.attrs = new AttrOps(this.ctx, this.copyUp);
+    this.volumes = new Volumes(opts.volumes ?? []);
+    this.volumes.list.forEach((v) => this.makeMountpoint(v));
     this.on('change', (ev: OverlayEvent) => {
       if (ev.op === 'copy-up' && ev.bytes !== undefined) this.files.followCopyUp(ev.path, stack.hostPath(0, ev.path));
     });
   }
 
-  getattr = (path: string) => this.attrs.getattr(path);
-  readlink = (path: string) => this.attrs.readlink(path);
-  readdir = (path: string) => readdirMerged(this.stack, this.ctx.namei, path);
+  /** Runs `inVolume` for a path inside a volume, `outside` for the layered tree. */
+  private route<A, B>(path: string, inVolume: (v: VolumeHit) => A, outside: () => B): A | B {
+    const v = this.volumes.match(path);
+    return v === undefined ? outside() : inVolume(v);
+  }
+
+  /** A volume needs a directory to stand on, made in upper when the image has none (as Docker does). */
+  private makeMountpoint(v: Volume): void {
+    const parts = v.path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const path = '/' + parts.slice(0, i).join('/');
+      const entry = this.ctx.namei.lookup(path);
+      if (entry === undefined && !this.stack.writable) throw new FsError('EROFS', path, `volume target ${v.path} is missing in a read-only view`);
+      if (entry === undefined) this.dirOps.mkdir(path, 0o755, ROOT_CALLER);
+      else if (!host.isDir(entry.stat)) throw new FsError('ENOTDIR', path, `volume target ${v.path} is not a directory in the image`);
+    }
+  }
+
+  getattr = (path: string) => this.route(path, (v) => this.pass.getattr(v), () => this.attrs.getattr(path));
+  readlink = (path: string) => this.route(path, (v) => this.pass.readlink(v), () => this.attrs.readlink(path));
+  readdir = (path: string) => this.route(path, (v) => this.pass.readdir(v), () => readdirMerged(this.stack, this.ctx.namei, path));
   statfs = () => this.attrs.statfs();
-  chmod = (path: string, mode: number) => this.attrs.chmod(path, mode);
-  chown = (path: string, uid: number, gid: number) => this.attrs.chown(path, uid, gid);
+  chmod = (path: string, mode: number) => this.route(path, (v) => this.pass.chmod(v, mode), () => this.attrs.chmod(path, mode));
+  chown = (path: string, uid: number, gid: number) =>
+    this.route(path, (v) => this.pass.chown(v, uid, gid), () => this.attrs.chown(path, uid, gid));
   utimens = (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number) =>
-    this.attrs.utimens(path, aSec, aNsec, mSec, mNsec);
-  truncate = (path: string, size: number) => this.attrs.truncate(path, size);
-  getxattr = (path: string, name: string) => this.attrs.getxattr(path, name);
-  listxattr = (path: string) => this.attrs.listxattr(path);
-  setxattr = (path: string, name: string, value: Buffer, flags: number) => this.attrs.setxattr(path, name, value, flags);
-  removexattr = (path: string, name: string) => this.attrs.removexattr(path, name);
+    this.route(path, (v) => this.pass.utimens(v, aSec, aNsec, mSec, mNsec), () => this.attrs.utimens(path, aSec, aNsec, mSec, mNsec));
+  truncate = (path: string, size: number) => this.route(path, (v) => this.pass.truncate(v, size), () => this.attrs.truncate(path, size));
+  getxattr = (path: string, name: string) => this.route(path, (v) => this.pass.getxattr(v, name), () => this.attrs.getxattr(path, name));
+  listxattr = (path: string) => this.route(path, (v) => this.pass.listxattr(v), () => this.attrs.listxattr(path));
+  setxattr = (path: string, name: string, value: Buffer, flags: number) =>
+    this.route(path, (v) => this.pass.setxattr(v, name, value, flags), () => this.attrs.setxattr(path, name, value, flags));
+  removexattr = (path: string, name: string) =>
+    this.route(path, (v) => this.pass.removexattr(v, name), () => this.attrs.removexattr(path, name));
 
-  mkdir = (path: string, mode: number, caller: Caller) => this.dirOps.mkdir(path, mode, caller);
-  mknod = (path: string, mode: number, dev: number, caller: Caller) => this.dirOps.mknod(path, mode, dev, caller);
-  symlink = (target: string, path: string, caller: Caller) => this.dirOps.symlink(target, path, caller);
-  link = (existing: string, path: string, caller: Caller) => this.dirOps.link(existing, path, caller);
-  unlink = (path: string) => this.dirOps.unlink(path);
-  rmdir = (path: string) => this.dirOps.rmdir(path);
-  rename = (from: string, to: string) => this.dirOps.rename(from, to);
+  mkdir = (path: string, mode: number, caller: Caller) =>
+    this.route(path, (v) => this.pass.make(v, caller, this.ctx.privileged, (p) => host.mkdir(p, mode)), () => this.dirOps.mkdir(path, mode, caller));
+  mknod = (path: string, mode: number, dev: number, caller: Caller) =>
+    this.route(path, (v) => this.pass.make(v, caller, this.ctx.privileged, (p) => host.mknod(p, mode, dev)), () => this.dirOps.mknod(path, mode, dev, caller));
+  symlink = (target: string, path: string, caller: Caller) =>
+    this.route(path, (v) => this.pass.make(v, caller, this.ctx.privileged, (p) => host.symlink(target, p)), () => this.dirOps.symlink(target, path, caller));
+  link = (existing: string, path: string, caller: Caller) =>
+    this.route(existing, (v) => this.pass.link(v, this.volumes.match(path)), () => this.route(path, () => { throw new FsError('EXDEV', path); }, () => this.dirOps.link(existing, path, caller)));
+  unlink = (path: string) => this.route(path, (v) => this.pass.unlink(v), () => this.dirOps.unlink(path));
+  rmdir = (path: string) => this.route(path, (v) => this.pass.rmdir(v), () => this.dirOps.rmdir(path));
+  rename = (from: string, to: string) =>
+    this.route(from, (v) => this.pass.rename(v, this.volumes.match(to)), () => this.route(to, () => { throw new FsError('EXDEV', to); }, () => this.dirOps.rename(from, to)));
 
-  open = (path: string, flags: number) => this.files.open(path, flags);
-  create = (path: string, mode: number, caller: Caller) => this.files.create(path, mode, caller);
+  open = (path: string, flags: number) =>
+    this.route(path, (v) => this.files.adopt(this.pass.open(v, flags, PASS_FLAGS), path), () => this.files.open(path, flags));
+  create = (path: string, mode: number, caller: Caller) =>
+    this.route(path, (v) => this.files.adopt(this.pass.create(v, mode, caller, this.ctx.privileged), path), () => this.files.create(path, mode, caller));
   read = (fh: number, buf: Buffer, len: number, pos: number) => this.files.read(fh, buf, len, pos);
   write = (fh: number, buf: Buffer, len: number, pos: number) => this.files.write(fh, buf, len, pos);
   ftruncate = (fh: number, size: number) => this.files.ftruncate(fh, size);

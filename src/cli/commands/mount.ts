@@ -9,6 +9,8 @@ import { checkMountpoint, Daemon } from '../../daemon/daemon';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../daemon/logger';
 import { removeState, statePaths, writeState } from '../../daemon/runtime';
 import type { CliDeps } from '../cli';
+import { parseVolume, type Volume } from '../../overlay/volumes';
+import { resolve } from 'node:path';
 
 interface MountArgs {
   mountpoint: string;
@@ -20,7 +22,18 @@ interface MountArgs {
   'log-level': LogLevel;
   trace?: string;
   'whiteout-format'?: 'kernel' | 'oci';
+  volume?: string[];
   'ready-fd'?: number;
+}
+
+/** A volume argument, or an OptionError saying what is wrong with it. */
+function parseVolumeArg(spec: string): Volume {
+  try {
+    const v = parseVolume(spec);
+    return { ...v, hostDir: resolve(v.hostDir) };
+  } catch (err) {
+    throw new OptionError((err as Error).message);
+  }
 }
 
 /** Repeated options arrive as an array, a single one as a string. */
@@ -55,6 +68,7 @@ export function mountCommand(deps: CliDeps, setCode: (c: number) => void): Comma
         .option('foreground', { alias: 'f', type: 'boolean', describe: 'stay attached; unmount on SIGINT/SIGTERM' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'debug shows every operation' })
         .option('trace', { type: 'string', choices: ['text', 'json'], describe: 'print each copy-up, whiteout and create' })
+        .option('volume', { alias: 'v', type: 'string', coerce: toList, describe: 'HOSTDIR:/path: show a host directory at /path (repeat)' })
         .option('whiteout-format', { choices: ['kernel', 'oci'], describe: 'force the format of new whiteouts (default: kernel when privileged)' })
         .option('ready-fd', { type: 'number', hidden: true }) as never,
     handler: async (args) => {
@@ -62,7 +76,13 @@ export function mountCommand(deps: CliDeps, setCode: (c: number) => void): Comma
         const parsed = collectOptions(args);
         const stack = validateStack(parsed);
         const mnt = checkMountpoint(stack, args.mountpoint);
-        setCode(args.foreground ? await foreground(args, stack, parsed, mnt) : await background(args, stack, parsed, mnt, deps));
+        const volumes = (args.volume ?? []).map(parseVolumeArg);
+        for (const v of volumes) {
+          if (v.hostDir === mnt || v.hostDir.startsWith(mnt + '/') || mnt.startsWith(v.hostDir + '/')) {
+            throw new OptionError(`volume ${v.hostDir} overlaps the mountpoint ${mnt}`);
+          }
+        }
+        setCode(args.foreground ? await foreground(args, stack, parsed, mnt, volumes) : await background(args, stack, parsed, mnt, deps));
       } catch (err) {
         if (!(err instanceof LayerConfigError || err instanceof OptionError)) throw err;
         if (args['ready-fd'] !== undefined) tell(args['ready-fd'], `error ${err.message}`);
@@ -82,9 +102,17 @@ function tell(fd: number, message: string): void {
   }
 }
 
-async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string): Promise<number> {
+async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string, volumes: Volume[]): Promise<number> {
   const log = createLogger(args['log-level']);
-  const daemon = new Daemon({ stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, trace: args.trace as 'text' | 'json' | undefined, format: args['whiteout-format'] });
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon({
+      stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, volumes,
+      trace: args.trace as 'text' | 'json' | undefined, format: args['whiteout-format'],
+    });
+  } catch (err) {
+    throw new LayerConfigError(`cannot mount ${mnt}: ${(err as Error).message}`);
+  }
   for (const opt of parsed.ignored) log.debug({ op: 'mount', option: opt }, 'option accepted; it is the default here');
   try {
     await daemon.mount();
@@ -93,7 +121,7 @@ async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   }
   writeState({
     pid: process.pid, mountpoint: mnt, log: statePaths(mnt).log, lowers: stack.lowers, upper: stack.upper,
-    work: stack.work, started: new Date().toISOString(),
+    work: stack.work, volumes, started: new Date().toISOString(),
   });
   if (args['ready-fd'] !== undefined) tell(args['ready-fd'], 'ok');
   const onSignal = (): void => {
@@ -117,6 +145,7 @@ async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   if (parsed.fuse.length > 0) childArgs.push('-o', parsed.fuse.join(','));
   if (args.trace !== undefined) childArgs.push('--trace', args.trace);
   if (args['whiteout-format'] !== undefined) childArgs.push('--whiteout-format', args['whiteout-format']);
+  for (const v of args.volume ?? []) childArgs.push('--volume', v);
   childArgs.push(mnt);
   const child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'] });
   closeSync(logFd);
@@ -129,7 +158,7 @@ async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
     return 0;
   }
   const reason = said.startsWith('error ') ? said.slice(6).trim() : `the daemon exited before mounting (see ${statePaths(mnt).log})`;
-  if (!said.startsWith('error ')) deps.err(`layerfs: ${reason}`);
+  deps.err(`layerfs: ${reason}`);
   removeState(mnt);
   return 1;
 }

@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { FSTYPE, fusermount } from '../../daemon/daemon';
 import { mountAt } from '../../daemon/mounts';
 import { holdersOf } from '../../daemon/holders';
-import { isAlive, isDaemonRunning, readState, removeState } from '../../daemon/runtime';
+import { isDaemonRunning, readState, removeState } from '../../daemon/runtime';
 import type { CliDeps } from '../cli';
 
 interface UmountArgs {
@@ -53,7 +53,7 @@ export async function umount(mnt: string, lazy: boolean, deps: CliDeps): Promise
   if (state !== undefined && isDaemonRunning(state)) {
     process.kill(state.pid, 'SIGTERM');
     const until = Date.now() + EXIT_WAIT_MS;
-    while (isAlive(state.pid) && Date.now() < until) await sleep(50);
+    while (isDaemonRunning(state) && Date.now() < until) await sleep(50);
   }
   removeState(mnt);
   return 0;

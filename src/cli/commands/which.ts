@@ -1,0 +1,93 @@
+// layerfs which: where a path of a mounted view comes from — the container layer (and whether it
+// was copied up), which lower layer, or a volume — and what it hides: the instructor's "why do I
+// see this version of the file". Reads the layers directly; the mount itself is not touched.
+import { resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { LayerStack, UPPER } from '../../overlay/layers';
+import { baseName, Namei, parentOf } from '../../overlay/namei';
+import { Kind } from '../../overlay/lower-index';
+import { Volumes } from '../../overlay/volumes';
+import { isDir } from '../../host/fs';
+import { FSTYPE } from '../../daemon/daemon';
+import { listMounts } from '../../daemon/mounts';
+import { readState } from '../../daemon/runtime';
+import type { CliDeps } from '../cli';
+
+interface WhichArgs {
+  path: string;
+  json?: boolean;
+}
+
+export interface Origin {
+  path: string;
+  /** 'upper', 'lower:N', 'volume' or 'none'. */
+  layer: string;
+  hostPath?: string;
+  /** In upper while a lower layer holds the name too: copied up, or replaced. */
+  copiedUp?: boolean;
+  /** Deleted in the view by a whiteout. */
+  whitedOut?: boolean;
+  /** Lower copies below the one shown, top-down: hidden by it, or merged into it (directories). */
+  hides: { layer: string; hostPath: string; merged: boolean }[];
+}
+
+/** Explains one path of a mounted layerfs view. */
+export function explain(mnt: string, rel: string): Origin {
+  const state = readState(mnt);
+  if (state === undefined) throw new Error(`no state for the mount at ${mnt}`);
+  const volume = new Volumes(state.volumes ?? []).match(rel);
+  if (volume !== undefined) return { path: rel, layer: 'volume', hostPath: volume.hostPath, hides: [] };
+  const stack = new LayerStack(state.lowers, state.upper, state.work);
+  const namei = new Namei(stack);
+  const entry = namei.lookup(rel);
+  const hides: Origin['hides'] = [];
+  if (rel !== '/') {
+    const dir = namei.dir(parentOf(rel));
+    const merged = entry !== undefined && isDir(entry.stat) ? namei.dir(rel).lowers : [];
+    for (const layer of dir.lowers) {
+      const kind = namei.lower.dir(layer, dir.path).names.get(baseName(rel));
+      if (kind === Kind.Whiteout) break;
+      if (kind === undefined || layer === entry?.layer) continue;
+      hides.push({ layer: stack.label(layer), hostPath: stack.hostPath(layer, rel), merged: merged.includes(layer) });
+    }
+  }
+  const whitedOut = entry === undefined && hides.length > 0;
+  if (entry === undefined) return { path: rel, layer: 'none', whitedOut, hides };
+  return {
+    path: rel, layer: stack.label(entry.layer), hostPath: entry.hostPath,
+    copiedUp: entry.layer === UPPER && entry.lowerBelow, hides,
+  };
+}
+
+function describe(o: Origin): string[] {
+  const lines: string[] = [];
+  if (o.layer === 'volume') lines.push(`${o.path}: volume ${o.hostPath} (outside the layers; survives the container)`);
+  else if (o.layer === 'none') lines.push(o.whitedOut ? `${o.path}: deleted (a whiteout in the upper layer hides it)` : `${o.path}: no such file in the view`);
+  else if (o.layer === 'upper') lines.push(`${o.path}: upper (container) layer ${o.hostPath}${o.copiedUp ? ', copied up or replaced' : ', created in the container'}`);
+  else lines.push(`${o.path}: ${o.layer} ${o.hostPath}`);
+  for (const h of o.hides) lines.push(`  ${h.merged ? 'merged with' : 'hides'} ${h.layer} ${h.hostPath}`);
+  return lines;
+}
+
+export function whichCommand(deps: CliDeps, setCode: (c: number) => void): CommandModule<object, WhichArgs> {
+  return {
+    command: 'which <path>',
+    describe: 'tell which layer a path of a mounted view comes from',
+    builder: (y) => y.positional('path', { type: 'string', demandOption: true }).option('json', { type: 'boolean' }) as never,
+    handler: (args) => {
+      const abs = resolve(args.path);
+      const mnt = listMounts()
+        .filter((m) => m.fstype === FSTYPE && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/')))
+        .sort((a, b) => b.mountpoint.length - a.mountpoint.length)[0]?.mountpoint;
+      if (mnt === undefined) {
+        deps.err(`layerfs: ${abs} is not inside a layerfs mount`);
+        setCode(1);
+        return;
+      }
+      const origin = explain(mnt, abs === mnt ? '/' : abs.slice(mnt.length));
+      if (args.json) deps.out(JSON.stringify(origin));
+      else describe(origin).forEach((l) => deps.out(l));
+      setCode(origin.layer === 'none' ? 1 : 0);
+    },
+  };
+}
