@@ -16,13 +16,29 @@ export const defaultDeps: CliDeps = {
   err: (line) => process.stderr.write(line + '\n'),
 };
 
+interface CommandTable {
+  getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } };
+}
+
+/**
+ * mount.fuse3 runs `layerfs SOURCE MOUNTPOINT -o OPTIONS` and podman `layerfs -o OPTIONS MOUNTPOINT`:
+ * argv that starts with -o or with a word that is no command is the hidden mount-helper command.
+ */
+function asMountHelper(argv: string[], commands: string[]): string[] {
+  const first = argv[0];
+  if (first === undefined) return argv;
+  if (first === '-o' || (!first.startsWith('-') && !commands.includes(first))) return ['mount-helper', ...argv];
+  return argv;
+}
+
 /** Parses argv and runs the command; resolves with the exit code (2 for usage errors). */
 export async function runCli(argv: string[], deps: CliDeps = defaultDeps): Promise<number> {
   let code = 0;
   let usageError: string | undefined;
-  const parser: Argv = yargs(argv)
+  const build = (args: string[]): Argv => yargs(args)
     .scriptName('layerfs')
     .command(mountCommand(deps, (c) => (code = c)))
+    .command(mountCommand(deps, (c) => (code = c), 'helper'))
     .command(umountCommand(deps, (c) => (code = c)))
     .command(eventsCommand(deps, (c) => (code = c)))
     .command(whichCommand(deps, (c) => (code = c)))
@@ -34,6 +50,8 @@ export async function runCli(argv: string[], deps: CliDeps = defaultDeps): Promi
     .fail((msg, err) => {
       usageError = msg ?? err?.message ?? 'bad usage';
     });
+  const commands: string[] = (build([]) as unknown as CommandTable).getInternalMethods().getCommandInstance().getCommands();
+  const parser = build(asMountHelper(argv, commands));
   try {
     await parser.parseAsync();
   } catch (err) {

@@ -11,7 +11,8 @@ import type { OverlayEvent } from '../overlay/context';
 import type { WhiteoutFormat } from '../overlay/whiteout';
 import type { Volume } from '../overlay/volumes';
 import { makeOps } from '../fuse/ops';
-import { mountAt } from './mounts';
+import { listMounts, mountAt } from './mounts';
+import { runningMounts } from './runtime';
 
 export const FSTYPE = 'fuse.layerfs';
 const WATCH_MS = 1000;
@@ -25,6 +26,7 @@ export interface DaemonOptions {
   /** Print each change to stderr for a class: human lines or JSON. */
   trace?: 'text' | 'json' | undefined;
   volumes?: Volume[];
+  volatile?: boolean;
   /** Force the whiteout format written (default: probed). */
   format?: WhiteoutFormat | undefined;
 }
@@ -37,7 +39,28 @@ export function checkMountpoint(stack: LayerStack, mountpoint: string): string {
   if (!host.isDir(st)) throw new LayerConfigError(`mountpoint ${mnt} is not a directory`);
   if (mountAt(mnt) !== undefined) throw new LayerConfigError(`mountpoint ${mnt} is busy: something is mounted there`);
   assertNotInLayers(stack, mnt);
+  assertNotInUse(stack);
   return mnt;
+}
+
+/**
+ * Two overlays writing one upper would corrupt it; the kernel answers EBUSY. layerfs refuses an
+ * upper or workdir that a running layerfs daemon or a kernel overlay mount already uses.
+ */
+function assertNotInUse(stack: LayerStack): void {
+  if (stack.upper === undefined) return;
+  for (const s of runningMounts()) {
+    if (s.upper === stack.upper || s.work === stack.work) {
+      throw new LayerConfigError(`upperdir/workdir ${s.upper === stack.upper ? stack.upper : stack.work} is in use by the layerfs mount at ${s.mountpoint}`);
+    }
+  }
+  for (const m of listMounts().filter((m) => m.fstype === 'overlay')) {
+    for (const dir of [stack.upper, stack.work]) {
+      if (m.options.split(',').some((o) => o === `upperdir=${dir}` || o === `workdir=${dir}`)) {
+        throw new LayerConfigError(`${dir} is in use by the kernel overlay mounted at ${m.mountpoint}`);
+      }
+    }
+  }
 }
 
 /** The FUSE options of a mount (docs/design.md says why each); `extra` adds or overrides. */
@@ -66,7 +89,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     // Modes from the kernel are already masked by the caller's umask; ours must not mask again.
     process.umask(0);
-    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }), format: opts.format, volumes: opts.volumes });
+    this.ovl = new Overlay(opts.stack, { log: opts.log.child({ component: 'overlay' }), format: opts.format, volumes: opts.volumes, volatile: opts.volatile });
     if (opts.trace !== undefined) this.ovl.on('change', (ev: OverlayEvent) => process.stderr.write(formatEvent(ev, opts.trace!)));
     const log = opts.log.child({ component: 'fuse' });
     const ops = makeOps(this.ovl, log, () => {

@@ -5,10 +5,12 @@ import type { LayerStackOptions } from '../overlay/layers';
 export class OptionError extends Error {}
 
 export interface ParsedOptions extends LayerStackOptions {
-  /** Options accepted for compatibility that change nothing here, with the reason. */
+  /** Options accepted for compatibility that change nothing here (the daemon logs a warning). */
   ignored: string[];
   /** Generic FUSE/VFS flags layerfs passes on (ro, allow_other...). */
   fuse: string[];
+  /** Skip fsync for speed (the kernel's volatile, fuse-overlayfs's fsync=0). */
+  volatile: boolean;
 }
 
 // Kernel overlay features whose default layerfs implements; asking for the default is fine.
@@ -43,7 +45,7 @@ const unescape = (s: string): string => s.replace(/\\(.)/g, '$1');
 /** Parses one or more -o strings. Throws OptionError with a one-line message. */
 export function parseMountOptions(optionStrings: string[]): ParsedOptions {
   const seen = new Set<string>();
-  const parsed: ParsedOptions = { lowers: [], ignored: [], fuse: [] };
+  const parsed: ParsedOptions = { lowers: [], ignored: [], fuse: [], volatile: false };
   for (const raw of optionStrings.flatMap((o) => splitRaw(o))) {
     if (raw === '') continue;
     const eq = raw.indexOf('=');
@@ -90,15 +92,20 @@ function applyOption(parsed: ParsedOptions, key: string, value: string | undefin
       parsed.work = unescape(need(key, value));
       return;
   }
+  if ((key === 'volatile' && value === undefined) || (key === 'fsync' && value === '0')) {
+    parsed.volatile = true;
+    return;
+  }
   if (key in KERNEL_DEFAULTS) {
     if (value !== KERNEL_DEFAULTS[key]) throw new OptionError(`option ${key}=${value ?? ''} is not supported (only ${key}=${KERNEL_DEFAULTS[key]})`);
+    return;
+  }
+  // SELinux labels: there is no policy to apply to a FUSE mount here; podman passes one anyway.
+  if (key === 'context') {
     parsed.ignored.push(key);
     return;
   }
-  if (VFS_FLAGS.has(key) && value === undefined) {
-    parsed.ignored.push(key);
-    return;
-  }
+  if (VFS_FLAGS.has(key) && value === undefined) return;
   if (FUSE_TIMEOUTS.has(key)) {
     if (value === undefined || !/^\d+(\.\d+)?$/.test(value)) throw new OptionError(`option ${key} needs a number of seconds`);
     parsed.fuse.push(`${key}=${value}`);

@@ -6,6 +6,8 @@ export interface MountInfo {
   mountpoint: string;
   fstype: string;
   source: string;
+  /** The filesystem's own options (for overlay: lowerdir=...,upperdir=...,workdir=...). */
+  options: string;
 }
 
 const unescapeOctal = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -17,8 +19,8 @@ export function listMounts(): MountInfo[] {
     .map((line) => {
       const [pre, post = ''] = line.split(' - ');
       const fields = pre!.split(' ');
-      const [fstype = '', source = ''] = post.split(' ');
-      return { mountpoint: unescapeOctal(fields[4] ?? ''), fstype, source: unescapeOctal(source) };
+      const [fstype = '', source = '', options = ''] = post.split(' ');
+      return { mountpoint: unescapeOctal(fields[4] ?? ''), fstype, source: unescapeOctal(source), options: unescapeOctal(options) };
     });
 }
 

@@ -1,7 +1,7 @@
 // Where running daemons leave their pid, log and state: one JSON file per mountpoint under the
 // run directory ($LAYERFS_RUN_DIR, else /run/layerfs for root, else $XDG_RUNTIME_DIR/layerfs).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -43,6 +43,27 @@ export function readState(mountpoint: string): MountState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The states of every mount whose daemon is still running. */
+export function runningMounts(): MountState[] {
+  const dir = join(runDir(), 'mounts');
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const states: MountState[] = [];
+  for (const f of files) {
+    try {
+      const s = JSON.parse(readFileSync(join(dir, f), 'utf8')) as MountState;
+      if (isDaemonRunning(s)) states.push(s);
+    } catch {
+      /* being written or removed: not a running mount */
+    }
+  }
+  return states;
 }
 
 export function removeState(mountpoint: string): void {

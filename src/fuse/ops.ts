@@ -65,6 +65,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     flush: (_path: string, _fh: number, cb: Reply) => cb(0),
     fsync: (path: string, datasync: number, fh: number, cb: Reply) =>
       run('fsync', path, () => ovl.fsync(fh, datasync !== 0), cb),
+    fsyncdir: (path: string, _datasync: number, _fh: number, cb: Reply) => run('fsyncdir', path, () => ovl.fsyncdir(path), cb),
     release: (path: string, fh: number, cb: Reply) => run('release', path, () => ovl.release(fh), cb),
     truncate: (path: string, size: number, cb: Reply) => run('truncate', path, () => ovl.truncate(path, size), cb),
     ftruncate: (path: string, fh: number, size: number, cb: Reply) =>

@@ -79,6 +79,7 @@ export function readdir(path: string): DirEntry[] {
 }
 
 export const readlink = (path: string): string => fs.readlinkSync(path);
+export const realpath = (path: string): string => fs.realpathSync(path);
 export const open = (path: string, flags: number, mode = 0o600): number => fs.openSync(path, flags, mode);
 export const close = (fd: number): void => fs.closeSync(fd);
 export const read = (fd: number, b: Buffer, len: number, pos: number): number => fs.readSync(fd, b, 0, len, pos);

@@ -34,6 +34,8 @@ export interface OverlayContext {
   readonly log: Logger;
   /** Whether the daemon may chown (it runs as root); otherwise new objects keep the daemon's ids. */
   readonly privileged: boolean;
+  /** No fsync reaches the disk (faster; a crash may lose recent changes, as the kernel's volatile). */
+  readonly volatile: boolean;
   emit(ev: OverlayEvent): void;
 }
 

@@ -74,6 +74,8 @@ export class CopyUp {
             host.close(src);
           }
         }
+        // The rename below must never publish a file whose data a crash could still lose.
+        if (!this.ctx.volatile) host.fsync(dst);
       } catch (err) {
         ignoreENOENT(() => host.unlink(tmp));
         throw err;

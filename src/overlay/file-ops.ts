@@ -86,9 +86,26 @@ export class FileOps {
   }
 
   fsync(fh: number, datasync: boolean): void {
+    if (this.ctx.volatile) return;
     const { fd } = this.get(fh);
     if (datasync) host.fdatasync(fd);
     else host.fsync(fd);
+  }
+
+  /** fsync of a directory: reaches the upper copy (a directory only in lowers has nothing to sync). */
+  fsyncdir(path: string): void {
+    const entry = this.ctx.namei.mustLookup(path);
+    if (entry.layer === UPPER) this.fsyncPath(entry.hostPath);
+  }
+
+  fsyncPath(hostPath: string): void {
+    if (this.ctx.volatile) return;
+    const fd = host.open(hostPath, O.O_RDONLY | O.O_DIRECTORY | O.O_NOFOLLOW);
+    try {
+      host.fsync(fd);
+    } finally {
+      host.close(fd);
+    }
   }
 
   fgetattr(fh: number): host.Stat {

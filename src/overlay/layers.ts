@@ -44,10 +44,19 @@ export class LayerConfigError extends Error {}
 
 const within = (child: string, parent: string): boolean => child === parent || child.startsWith(parent + sep);
 
-function mustBeDir(what: string, path: string): void {
-  const st = host.lstat(path);
-  if (st === undefined) throw new LayerConfigError(`${what} ${path} does not exist`);
-  if (!host.isDir(st)) throw new LayerConfigError(`${what} ${path} is not a directory`);
+/**
+ * The real path of a layer directory. A layer root may be a symlink (podman's lowerdir entries
+ * are); it is resolved once here, and nothing below a root is ever followed.
+ */
+function layerDir(what: string, path: string): string {
+  let real: string;
+  try {
+    real = host.realpath(resolve(path));
+  } catch {
+    throw new LayerConfigError(`${what} ${resolve(path)} does not exist`);
+  }
+  if (!host.isDir(host.mustLstat(real))) throw new LayerConfigError(`${what} ${resolve(path)} is not a directory`);
+  return real;
 }
 
 /**
@@ -56,18 +65,15 @@ function mustBeDir(what: string, path: string): void {
  */
 export function validateStack(opts: LayerStackOptions): LayerStack {
   if (opts.lowers.length === 0) throw new LayerConfigError('at least one lower layer is required');
-  const lowers = opts.lowers.map((l) => resolve(l));
-  lowers.forEach((l) => mustBeDir('lower layer', l));
+  const lowers = opts.lowers.map((l) => layerDir('lower layer', l));
   const dup = lowers.find((l, i) => lowers.indexOf(l) !== i);
   if (dup !== undefined) throw new LayerConfigError(`lower layer ${dup} is given twice`);
   if ((opts.upper === undefined) !== (opts.work === undefined)) {
     throw new LayerConfigError(opts.upper === undefined ? 'workdir needs an upperdir' : 'upperdir needs a workdir');
   }
   if (opts.upper === undefined || opts.work === undefined) return new LayerStack(lowers, undefined, undefined);
-  const upper = resolve(opts.upper);
-  const work = resolve(opts.work);
-  mustBeDir('upperdir', upper);
-  mustBeDir('workdir', work);
+  const upper = layerDir('upperdir', opts.upper);
+  const work = layerDir('workdir', opts.work);
   if (within(work, upper) || within(upper, work)) {
     throw new LayerConfigError('upperdir and workdir must not be inside one another');
   }

@@ -20,6 +20,7 @@ export interface OverlayOptions {
   log: Logger;
   /** Host directories shown at paths of the view (docker -v). */
   volumes?: Volume[];
+  volatile?: boolean | undefined;
   /** Force a whiteout format instead of probing what the daemon may create. */
   format?: WhiteoutFormat | undefined;
 }
@@ -52,6 +53,7 @@ export class Overlay extends EventEmitter {
       format,
       log: opts.log,
       privileged: process.getuid?.() === 0,
+      volatile: opts.volatile === true,
       emit: (ev: OverlayEvent) => this.emit('change', ev),
     };
     this.copyUp = new CopyUp(this.ctx);
@@ -121,6 +123,7 @@ export class Overlay extends EventEmitter {
   write = (fh: number, buf: Buffer, len: number, pos: number) => this.files.write(fh, buf, len, pos);
   ftruncate = (fh: number, size: number) => this.files.ftruncate(fh, size);
   fsync = (fh: number, datasync: boolean) => this.files.fsync(fh, datasync);
+  fsyncdir = (path: string) => this.route(path, (v) => this.files.fsyncPath(v.hostPath), () => this.files.fsyncdir(path));
   fgetattr = (fh: number) => this.files.fgetattr(fh);
   release = (fh: number) => this.files.release(fh);
 }

@@ -13,7 +13,9 @@ import { parseVolume, type Volume } from '../../overlay/volumes';
 import { resolve } from 'node:path';
 
 interface MountArgs {
-  mountpoint: string;
+  mountpoint?: string;
+  /** The helper form's first positional: mount(8)'s SOURCE, or the mountpoint when alone. */
+  source?: string;
   o?: string[];
   lower?: string[];
   upper?: string;
@@ -54,13 +56,17 @@ function collectOptions(args: MountArgs): ParsedOptions {
   return parsed;
 }
 
-export function mountCommand(deps: CliDeps, setCode: (c: number) => void): CommandModule<object, MountArgs> {
+/**
+ * `layerfs mount MOUNTPOINT`, and the helper form that mount(8) (through mount.fuse3, for
+ * `-t fuse.layerfs` and fstab) and podman's mount_program use: `layerfs [SOURCE] MOUNTPOINT -o ...`.
+ */
+export function mountCommand(deps: CliDeps, setCode: (c: number) => void, form: 'verb' | 'helper' = 'verb'): CommandModule<object, MountArgs> {
   return {
-    command: 'mount <mountpoint>',
-    describe: 'mount an overlay of layer directories (like mount -t overlay)',
+    command: form === 'verb' ? 'mount <mountpoint>' : 'mount-helper <source> [mountpoint]',
+    describe: form === 'verb' ? 'mount an overlay of layer directories (like mount -t overlay)' : false,
     builder: (y) =>
       y
-        .positional('mountpoint', { type: 'string', demandOption: true, describe: 'where to mount' })
+        .positional(form === 'verb' ? 'mountpoint' : 'source', { type: 'string', demandOption: true, describe: 'where to mount' })
         .option('o', { type: 'string', coerce: toList, describe: 'lowerdir=A:B,upperdir=U,workdir=W[,ro,allow_other]' })
         .option('lower', { type: 'string', coerce: toList, describe: 'a lower layer, top-most first (repeat)' })
         .option('upper', { type: 'string', describe: 'the writable upper directory' })
@@ -75,7 +81,7 @@ export function mountCommand(deps: CliDeps, setCode: (c: number) => void): Comma
       try {
         const parsed = collectOptions(args);
         const stack = validateStack(parsed);
-        const mnt = checkMountpoint(stack, args.mountpoint);
+        const mnt = checkMountpoint(stack, (args.mountpoint ?? args.source)!);
         const volumes = (args.volume ?? []).map(parseVolumeArg);
         for (const v of volumes) {
           if (v.hostDir === mnt || v.hostDir.startsWith(mnt + '/') || mnt.startsWith(v.hostDir + '/')) {
@@ -107,13 +113,13 @@ async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   let daemon: Daemon;
   try {
     daemon = new Daemon({
-      stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, volumes,
+      stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, volumes, volatile: parsed.volatile,
       trace: args.trace as 'text' | 'json' | undefined, format: args['whiteout-format'],
     });
   } catch (err) {
     throw new LayerConfigError(`cannot mount ${mnt}: ${(err as Error).message}`);
   }
-  for (const opt of parsed.ignored) log.debug({ op: 'mount', option: opt }, 'option accepted; it is the default here');
+  for (const opt of parsed.ignored) log.warn({ op: 'mount', option: opt }, 'option accepted and ignored');
   try {
     await daemon.mount();
   } catch (err) {
@@ -142,7 +148,8 @@ async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   const childArgs = [process.argv[1]!, 'mount', '--foreground', '--ready-fd', '3', '--log-level', args['log-level']];
   for (const l of stack.lowers) childArgs.push('--lower', l);
   if (stack.upper !== undefined) childArgs.push('--upper', stack.upper, '--work', stack.work!);
-  if (parsed.fuse.length > 0) childArgs.push('-o', parsed.fuse.join(','));
+  const childOpts = [...parsed.fuse, ...(parsed.volatile ? ['volatile'] : [])];
+  if (childOpts.length > 0) childArgs.push('-o', childOpts.join(','));
   if (args.trace !== undefined) childArgs.push('--trace', args.trace);
   if (args['whiteout-format'] !== undefined) childArgs.push('--whiteout-format', args['whiteout-format']);
   for (const v of args.volume ?? []) childArgs.push('--volume', v);
