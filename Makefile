@@ -50,5 +50,9 @@ install: build
 uninstall:
 	rm -f $(PREFIX)/bin/layerfs
 
+# Long: kernel overlayfs vs fuse-overlayfs vs layerfs (docs/performance.md). BENCH_QUICK=1 for a short run.
+bench: build
+	bash bench/bench.sh
+
 clean:
 	rm -rf dist native/build node_modules/.deps-stamp .tap

@@ -68,7 +68,7 @@ export function fuseOptions(stack: LayerStack, extra: string[] = []): string[] {
   const opts = new Map<string, string | undefined>([
     ['fsname', 'layerfs'], ['subtype', 'layerfs'], ['use_ino', undefined], ['hard_remove', undefined],
     ['nonempty', undefined], ['default_permissions', undefined], ['big_writes', undefined], ['max_write', '131072'],
-    ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '1'], ['negative_timeout', '1'],
+    ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '3600'], ['negative_timeout', '3600'],
   ]);
   if (process.getuid?.() === 0) opts.set('allow_other', undefined);
   if (!stack.writable) opts.set('ro', undefined);

@@ -13,6 +13,8 @@ export interface MountState {
   upper?: string | undefined;
   work?: string | undefined;
   volumes?: { path: string; hostDir: string }[];
+  /** The whiteout format the daemon writes. */
+  format?: 'kernel' | 'oci';
   started: string;
 }
 

@@ -13,7 +13,11 @@ export class FsError extends Error {
     readonly path?: string,
     detail?: string,
   ) {
+    // Most are ordinary answers (a lookup that finds nothing) on the hot path: no stack trace.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code}: ${detail ?? 'operation failed'}${path !== undefined ? `, '${path}'` : ''}`);
+    Error.stackTraceLimit = limit;
   }
 }
 

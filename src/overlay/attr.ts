@@ -2,6 +2,7 @@
 // (chmod, chown, utimens, truncate, xattrs) copies up first and is applied in upper.
 import * as host from '../host/fs';
 import { requireUpper, type OverlayContext } from './context';
+import { UPPER } from './layers';
 import type { CopyUp } from './copy-up';
 import * as xattr from './xattr';
 
@@ -27,9 +28,14 @@ export class AttrOps {
 
   getattr(path: string): host.Stat {
     const entry = this.ctx.namei.mustLookup(path);
-    // overlayfs reports nlink 1 for a merged directory: its real link count is unknowable.
-    if (host.isDir(entry.stat) && this.ctx.namei.dir(path).merged) return { ...entry.stat, nlink: 1 };
-    return entry.stat;
+    if (!host.isDir(entry.stat)) return entry.stat;
+    const dir = this.ctx.namei.dir(path);
+    if (!dir.merged) return entry.stat;
+    // overlayfs reports nlink 1 for a merged directory (its real link count is unknowable), and
+    // the inode number of its lower origin, so a directory keeps its number when it is copied up
+    // (rm -rf and find compare a directory's dev/ino before and after descending into it).
+    const origin = entry.layer === UPPER ? this.ctx.namei.lowerStat(dir.lowers[0]!, path) : undefined;
+    return { ...entry.stat, nlink: 1, ino: origin?.ino ?? entry.stat.ino };
   }
 
   readlink(path: string): string {
@@ -62,19 +68,19 @@ export class AttrOps {
   }
 
   getxattr(path: string, name: string): Buffer {
-    return xattr.getxattr(this.ctx.namei.mustLookup(path).hostPath, name);
+    return xattr.getxattr(this.ctx.namei.mustLookup(path).hostPath, name, this.ctx.format);
   }
 
   listxattr(path: string): string[] {
-    return xattr.listxattr(this.ctx.namei.mustLookup(path).hostPath);
+    return xattr.listxattr(this.ctx.namei.mustLookup(path).hostPath, this.ctx.format);
   }
 
   async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
-    xattr.setxattr((await this.upper(path)).hostPath, name, value, flags);
+    xattr.setxattr((await this.upper(path)).hostPath, name, value, flags, this.ctx.format);
   }
 
   async removexattr(path: string, name: string): Promise<void> {
-    xattr.removexattr((await this.upper(path)).hostPath, name);
+    xattr.removexattr((await this.upper(path)).hostPath, name, this.ctx.format);
   }
 
   /** The upper filesystem's figures (the top-most lower one on a read-only mount). */

@@ -181,7 +181,7 @@ export class DirOps {
     const dest = join(toParentHost, name);
     // overlayfs: a directory moved into a merged directory becomes opaque, so a lower directory
     // of the same name never merges into it.
-    if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath)) {
+    if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath, this.ctx.format)) {
       markOpaque(src.hostPath, this.ctx.format);
     }
     this.moveInUpper(src, dest, srcIsDir);

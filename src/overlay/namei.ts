@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as host from '../host/fs';
 import type { Stat } from '../host/fs';
 import { FsError } from '../host/errors';
-import { isOpaqueDir, isWhiteout, OCI_PREFIX } from './whiteout';
+import { isOpaqueDir, isWhiteout, OCI_PREFIX, type WhiteoutFormat } from './whiteout';
 import { Kind, LowerIndex } from './lower-index';
 import { UPPER, type LayerStack } from './layers';
 
@@ -53,6 +53,8 @@ export class Namei {
 
   constructor(
     private readonly stack: LayerStack,
+    /** The whiteout format the mount writes: which opaque marks count in upper. */
+    private readonly format: WhiteoutFormat = 'kernel',
     private readonly onResolve?: ResolveHook,
   ) {
     this.lower = new LowerIndex(stack);
@@ -120,6 +122,11 @@ export class Namei {
     return { path, layer: low, hostPath: this.stack.hostPath(low, path), stat, lowerBelow: true };
   }
 
+  /** lstat of the copy of `path` in a lower layer (cached). */
+  lowerStat(layer: number, path: string): Stat | undefined {
+    return path === '/' ? host.lstat(this.stack.roots[layer]!) : this.lower.stat(layer, parentOf(path), baseName(path));
+  }
+
   /** The top-most lower layer where `name` is visible in dir, ignoring upper; undefined if none. */
   lowerTop(dir: DirNode, name: string): number | undefined {
     for (const layer of dir.lowers) {
@@ -136,13 +143,10 @@ export class Namei {
     return { path: '/', layer, hostPath, stat: host.mustLstat(hostPath), lowerBelow: true };
   }
 
+  /** overlayfs ignores opaque marks on layer roots: the root always merges every layer. */
   private rootNode(): DirNode {
     if (this.root === undefined) {
-      const lowers: number[] = [];
-      for (let l = 1; l < this.stack.count; l++) {
-        lowers.push(l);
-        if (this.lower.dir(l, '/').opaque) break;
-      }
+      const lowers = Array.from({ length: this.stack.count - 1 }, (_, i) => i + 1);
       this.root = new DirNode('/', this.stack.writable, lowers);
     }
     return this.root;
@@ -165,7 +169,7 @@ export class Namei {
     if (!host.isDir(entry.stat)) throw new FsError('ENOTDIR', path);
     const upper = entry.layer === UPPER;
     const lowers: number[] = [];
-    if (!(upper && isOpaqueDir(entry.hostPath))) {
+    if (!(upper && isOpaqueDir(entry.hostPath, this.format))) {
       for (const layer of parent.lowers) {
         const kind = this.lower.dir(layer, parent.path).names.get(name);
         if (kind === undefined) continue;

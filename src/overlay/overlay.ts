@@ -49,7 +49,7 @@ export class Overlay extends EventEmitter {
     const format = opts.format ?? (stack.workTmp === undefined ? 'kernel' : probeFormat(stack.workTmp));
     this.ctx = {
       stack,
-      namei: new Namei(stack, resolveLogger(opts.log)),
+      namei: new Namei(stack, format, resolveLogger(opts.log)),
       format,
       log: opts.log,
       privileged: process.getuid?.() === 0,

@@ -97,8 +97,8 @@ export class Passthrough {
     }
   }
 
-  getxattr = (v: VolumeHit, name: string): Buffer => xattr.getxattr(v.hostPath, name);
-  listxattr = (v: VolumeHit): string[] => xattr.listxattr(v.hostPath);
-  setxattr = (v: VolumeHit, name: string, value: Buffer, flags: number): void => xattr.setxattr(v.hostPath, name, value, flags);
-  removexattr = (v: VolumeHit, name: string): void => xattr.removexattr(v.hostPath, name);
+  getxattr = (v: VolumeHit, name: string): Buffer => xattr.getxattr(v.hostPath, name, 'kernel');
+  listxattr = (v: VolumeHit): string[] => xattr.listxattr(v.hostPath, 'kernel');
+  setxattr = (v: VolumeHit, name: string, value: Buffer, flags: number): void => xattr.setxattr(v.hostPath, name, value, flags, 'kernel');
+  removexattr = (v: VolumeHit, name: string): void => xattr.removexattr(v.hostPath, name, 'kernel');
 }

@@ -29,13 +29,19 @@ export function hiddenByMarker(name: string): string | undefined {
   return name.slice(OCI_PREFIX.length);
 }
 
-/** Whether a directory's own xattrs mark it opaque (the .wh..wh..opq sentinel is checked by readers of its entries). */
-export function hasOpaqueXattr(dirHostPath: string): boolean {
-  return OPAQUE_XATTRS.some((x) => host.getxattr(dirHostPath, x)?.equals(YES) === true);
+/**
+ * Whether a directory's own xattrs mark it opaque (readers of its entries check the
+ * .wh..wh..opq sentinel). Lower layers may use any format; in upper, only the marks of the
+ * format this mount writes count, so an attribute a caller may set never hides anything.
+ */
+export function hasOpaqueXattr(dirHostPath: string, format?: WhiteoutFormat): boolean {
+  const names = format === 'kernel' ? [KERNEL_OPAQUE_XATTR] : OPAQUE_XATTRS;
+  return names.some((x) => host.getxattr(dirHostPath, x)?.equals(YES) === true);
 }
 
-export function isOpaqueDir(dirHostPath: string): boolean {
-  return hasOpaqueXattr(dirHostPath) || host.exists(join(dirHostPath, OCI_OPAQUE));
+/** Opacity of a directory in upper, for a mount writing `format`. */
+export function isOpaqueDir(dirHostPath: string, format: WhiteoutFormat): boolean {
+  return hasOpaqueXattr(dirHostPath, format) || host.exists(join(dirHostPath, OCI_OPAQUE));
 }
 
 export function markOpaque(dirHostPath: string, format: WhiteoutFormat): void {

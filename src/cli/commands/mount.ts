@@ -127,7 +127,7 @@ async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOpti
   }
   writeState({
     pid: process.pid, mountpoint: mnt, log: statePaths(mnt).log, lowers: stack.lowers, upper: stack.upper,
-    work: stack.work, volumes, started: new Date().toISOString(),
+    work: stack.work, volumes, format: daemon.ovl.ctx.format, started: new Date().toISOString(),
   });
   if (args['ready-fd'] !== undefined) tell(args['ready-fd'], 'ok');
   const onSignal = (): void => {

@@ -38,7 +38,7 @@ export function explain(mnt: string, rel: string): Origin {
   const volume = new Volumes(state.volumes ?? []).match(rel);
   if (volume !== undefined) return { path: rel, layer: 'volume', hostPath: volume.hostPath, hides: [] };
   const stack = new LayerStack(state.lowers, state.upper, state.work);
-  const namei = new Namei(stack);
+  const namei = new Namei(stack, state.format);
   const entry = namei.lookup(rel);
   const hides: Origin['hides'] = [];
   if (rel !== '/') {
