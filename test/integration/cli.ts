@@ -5,17 +5,12 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cannotMount, layerfs, LAYERFS, mountLayerfs, sh } from '../fixtures/mounts';
+import { cannotMount, fstypeAt, layerfs, LAYERFS, mountLayerfs, sh } from '../fixtures/mounts';
 import { buildStack, tempDir } from '../fixtures/layers';
 
 const skip = cannotMount();
 
-const mounted = (mnt: string): string | undefined =>
-  readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .find((l) => l.split(' ')[4] === mnt)
-    ?.split(' - ')[1]
-    ?.split(' ')[0];
+const mounted = fstypeAt;
 
 function setup(t: Test) {
   const tmp = tempDir();

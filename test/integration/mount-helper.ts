@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cannotMount, layerfs, LAYERFS, run, sh } from '../fixtures/mounts';
+import { cannotMount, fstypeAt, layerfs, LAYERFS, run, sh } from '../fixtures/mounts';
 import { buildStack, tempDir } from '../fixtures/layers';
 
 // mount(8) runs helpers with PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin;
@@ -21,12 +21,6 @@ function install(t: Test): void {
   t.teardown(() => unlinkSync(link));
 }
 
-const fstypeAt = (mnt: string): string | undefined =>
-  readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .find((l) => l.split(' ')[4] === mnt)
-    ?.split(' - ')[1]
-    ?.split(' ')[0];
 
 async function daemonGone(mnt: string): Promise<boolean> {
   for (let i = 0; i < 60; i++) {
