@@ -79,7 +79,10 @@ export class AttrOps {
     xattr.setxattr((await this.upper(path)).hostPath, name, value, flags, this.ctx.format);
   }
 
+  /** overlayfs: removing an attribute the object lacks is ENODATA without a copy-up. */
   async removexattr(path: string, name: string): Promise<void> {
+    requireUpper(this.ctx, path);
+    xattr.getxattr(this.ctx.namei.mustLookup(path).hostPath, name, this.ctx.format);
     xattr.removexattr((await this.upper(path)).hostPath, name, this.ctx.format);
   }
 

@@ -7,7 +7,7 @@ import { FsError } from '../host/errors';
 import { UPPER } from './layers';
 import { baseName, parentOf, type Entry } from './namei';
 import { isEmptyMerged } from './readdir';
-import { hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markOpaque, OCI_PREFIX } from './whiteout';
+import { hasMarker, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 
@@ -52,11 +52,17 @@ export class DirOps {
       }
     } else {
       obj.make(dest);
-      this.own(dest, caller, parentStat, obj);
-      const marker = join(parentHost, OCI_PREFIX + name);
-      if (host.exists(marker)) {
-        if (obj.isDir) markOpaque(dest, this.ctx.format);
-        host.unlink(marker);
+      try {
+        this.own(dest, caller, parentStat, obj);
+        if (hasMarker(parentHost, name)) {
+          if (obj.isDir) markOpaque(dest, this.ctx.format);
+          host.unlink(markerPath(parentHost, name));
+        }
+      } catch (err) {
+        // Not half made: the new object goes again and the error is the answer.
+        if (obj.isDir) host.rmdir(dest);
+        else host.unlink(dest);
+        throw err;
       }
     }
     this.ctx.namei.invalidate(path);
@@ -130,7 +136,7 @@ export class DirOps {
   private whiteout(parentHost: string, name: string, replacing: 'file' | 'dir' | undefined): void {
     const dest = join(parentHost, name);
     if (this.ctx.format === 'oci') {
-      touchMarker(join(parentHost, OCI_PREFIX + name));
+      touchMarker(markerPath(parentHost, name));
       if (replacing === 'dir') host.rmTree(dest);
       else if (replacing === 'file') host.unlink(dest);
       return;
@@ -195,13 +201,12 @@ export class DirOps {
     const destStat = host.lstat(dest);
     const fromParentHost = parentOf(src.hostPath);
     if (this.ctx.format === 'oci') {
-      if (src.lowerBelow) touchMarker(join(fromParentHost, OCI_PREFIX + baseName(src.path)));
+      if (src.lowerBelow) touchMarker(markerPath(fromParentHost, baseName(src.path)));
       if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
       host.rename(src.hostPath, dest);
-      const marker = join(parentOf(dest), OCI_PREFIX + baseName(dest));
-      if (host.exists(marker)) {
+      if (hasMarker(parentOf(dest), baseName(dest))) {
         if (srcIsDir) markOpaque(dest, 'oci');
-        host.unlink(marker);
+        host.unlink(markerPath(parentOf(dest), baseName(dest)));
       }
       return;
     }

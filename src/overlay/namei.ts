@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as host from '../host/fs';
 import type { Stat } from '../host/fs';
 import { FsError } from '../host/errors';
-import { isOpaqueDir, isWhiteout, OCI_PREFIX, type WhiteoutFormat } from './whiteout';
+import { hasMarker, isOpaqueDir, isWhiteout, type WhiteoutFormat } from './whiteout';
 import { Kind, LowerIndex } from './lower-index';
 import { UPPER, type LayerStack } from './layers';
 
@@ -114,7 +114,7 @@ export class Namei {
         if (isWhiteout(st)) return undefined;
         return { path, layer: UPPER, hostPath, stat: st, lowerBelow: low !== undefined };
       }
-      if (low !== undefined && host.exists(join(this.stack.hostPath(UPPER, dir.path), OCI_PREFIX + name))) return undefined;
+      if (low !== undefined && hasMarker(this.stack.hostPath(UPPER, dir.path), name)) return undefined;
     }
     if (low === undefined) return undefined;
     const stat = this.lower.stat(low, dir.path, name);

@@ -48,9 +48,13 @@ export function markOpaque(dirHostPath: string, format: WhiteoutFormat): void {
   host.setxattr(dirHostPath, format === 'kernel' ? KERNEL_OPAQUE_XATTR : UNPRIVILEGED_OPAQUE_XATTR, YES);
 }
 
-/** The path a whiteout for `name` occupies in a directory, in the given format. */
-export const whiteoutPath = (dirHostPath: string, name: string, format: WhiteoutFormat): string =>
-  join(dirHostPath, format === 'kernel' ? name : OCI_PREFIX + name);
+/** The OCI marker of `name` in a directory (the unprivileged whiteout). */
+export const markerPath = (dirHostPath: string, name: string): string => join(dirHostPath, OCI_PREFIX + name);
+
+/** Whether a directory holds an OCI whiteout for `name`; a name too long to have one has none. */
+export function hasMarker(dirHostPath: string, name: string): boolean {
+  return Buffer.byteLength(name) + OCI_PREFIX.length <= 255 && host.exists(markerPath(dirHostPath, name));
+}
 
 /** Creates a whiteout object at hostPath (the kernel format: a 0/0 character device, mode 0). */
 export function makeKernelWhiteout(hostPath: string): void {

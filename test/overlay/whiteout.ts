@@ -7,7 +7,7 @@ import { tempDir } from '../fixtures/layers';
 import * as host from '../../src/host/fs';
 import {
   hasOpaqueXattr, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markOpaque,
-  OCI_OPAQUE, OCI_PREFIX, probeFormat, whiteoutPath,
+  OCI_OPAQUE, OCI_PREFIX, probeFormat, markerPath, hasMarker,
 } from '../../src/overlay/whiteout';
 
 const skip = needsRoot;
@@ -30,9 +30,13 @@ t.test('OCI marker names: .wh.NAME hides NAME, the opaque sentinel hides no sing
   t.equal(OCI_PREFIX, '.wh.');
 });
 
-t.test('whiteoutPath is NAME in the kernel format and .wh.NAME in the OCI format', async (t) => {
-  t.equal(whiteoutPath('/u/d', 'x', 'kernel'), '/u/d/x');
-  t.equal(whiteoutPath('/u/d', 'x', 'oci'), '/u/d/.wh.x');
+t.test('the OCI marker of NAME is .wh.NAME; a name too long for one has none', { skip }, async (t) => {
+  t.equal(markerPath('/u/d', 'x'), '/u/d/.wh.x');
+  const d = scratch(t);
+  writeFileSync(join(d, '.wh.x'), '');
+  t.equal(hasMarker(d, 'x'), true);
+  t.equal(hasMarker(d, 'y'), false);
+  t.equal(hasMarker(d, 'n'.repeat(255)), false, 'a 255-byte name cannot have a marker (and asking does not fail)');
 });
 
 t.test('a kernel whiteout is a 0/0 character device with mode 0, and only that is a whiteout', { skip }, async (t) => {

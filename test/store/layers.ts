@@ -1,0 +1,139 @@
+// Layers: digests like Docker's diffID, stored once, kernel whiteouts on disk and OCI ones in
+// tar streams, unsafe tarballs refused, nothing half-imported ever listed.
+import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildStack, dir, tempDir, WHITEOUT, writeTree, type Spec } from '../fixtures/layers';
+import { needsRoot } from '../fixtures/overlay';
+import * as host from '../../src/host/fs';
+import { Store } from '../../src/store/store';
+import { exportLayer, importLayer, layerDiff, listLayers } from '../../src/store/layers';
+import { TarChecker } from '../../src/store/archive';
+
+const skip = needsRoot;
+
+function setup(t: Test): { base: string; store: Store } {
+  const tmp = tempDir('layerfs-layers-');
+  t.teardown(tmp.remove);
+  const store = new Store(join(tmp.path, 'store'));
+  store.check(true);
+  return { base: tmp.path, store };
+}
+
+const SPEC: Spec = {
+  etc: { hosts: 'h\n', gone: WHITEOUT },
+  opq: dir({ kept: 'k' }, { opaque: true }),
+  deleted: WHITEOUT,
+  'file.txt': 'content\n',
+};
+
+function tree(base: string, name: string, spec: Spec, format: 'kernel' | 'oci'): string {
+  const p = join(base, name);
+  mkdirSync(p);
+  writeTree(p, spec, format);
+  execFileSync('touch', ['-h', '-d', '2020-01-02 03:04:05', ...execFileSync('find', [p]).toString().trim().split('\n')]);
+  return p;
+}
+
+async function exportTo(store: Store, id: string, file: string): Promise<void> {
+  const ws = createWriteStream(file);
+  await exportLayer(store, listLayers(store).find((l) => l.Id === id)!, ws);
+}
+
+const isWh = (p: string): boolean => {
+  const st = host.lstat(p);
+  return st !== undefined && (st.mode & host.S_IFMT) === host.S_IFCHR && st.rdev === 0;
+};
+
+t.test('a directory: stored once, kernel format on disk, OCI in its tar, same digest round trip', { skip }, async (t) => {
+  const { base, store } = setup(t);
+  const k = tree(base, 'k', SPEC, 'kernel');
+  const o = tree(base, 'o', SPEC, 'oci');
+  const a = await importLayer(store, k);
+  t.match(a.layer.Id, /^sha256:[0-9a-f]{64}$/);
+  t.equal(a.existed, false);
+  const b = await importLayer(store, k);
+  t.equal(b.layer.Id, a.layer.Id, 'same content, same digest');
+  t.equal(b.existed, true, 'stored once');
+  const c = await importLayer(store, o);
+  t.equal(c.layer.Id, a.layer.Id, 'the same tree with OCI whiteouts is the same layer');
+  t.equal(listLayers(store).length, 1);
+  const d = layerDiff(store, a.layer.Id);
+  t.ok(isWh(join(d, 'deleted')) && isWh(join(d, 'etc', 'gone')), 'whiteouts are 0/0 devices');
+  t.equal(host.getxattr(join(d, 'opq'), 'trusted.overlay.opaque')?.toString(), 'y', 'opaque by xattr');
+  t.same(readdirSync(join(d, 'opq')), ['kept'], 'no OCI marker on disk');
+  const tar = join(base, 'l.tar');
+  await exportTo(store, a.layer.Id, tar);
+  const names = execFileSync('tar', ['-tf', tar]).toString().trim().split('\n').sort();
+  t.same(names, ['./', './.wh.deleted', './etc/', './etc/.wh.gone', './etc/hosts', './file.txt', './opq/', './opq/.wh..wh..opq', './opq/kept'].sort());
+  const sha = execFileSync('sha256sum', [tar]).toString().split(' ')[0];
+  t.equal(`sha256:${sha}`, a.layer.Id, "the digest is the sha256 of the layer's tar stream");
+  const again = await importLayer(store, tar);
+  t.equal(again.layer.Id, a.layer.Id, 'importing the export gives the same digest');
+  execFileSync('gzip', ['-k', tar]);
+  t.equal((await importLayer(store, tar + '.gz')).layer.Id, a.layer.Id, 'gzip: digest of the uncompressed stream');
+  t.equal(listLayers(store).length, 1);
+  t.same(readdirSync(store.tmpDir), [], 'no staging left');
+});
+
+t.test('a foreign tarball: its stream hash, OCI whiteouts converted', { skip }, async (t) => {
+  const { base, store } = setup(t);
+  const src = tree(base, 'src', { a: { '.wh.b': '', c: 'c' }, '.wh.top': '', d: dir({ '.wh..wh..opq': '', e: 'e' }) }, 'kernel');
+  const tar = join(base, 'f.tar');
+  execFileSync('tar', ['-C', src, '-cf', tar, 'a', '.wh.top', 'd']);
+  const r = await importLayer(store, tar);
+  t.equal(r.layer.Id, `sha256:${execFileSync('sha256sum', [tar]).toString().split(' ')[0]}`);
+  const d = layerDiff(store, r.layer.Id);
+  t.ok(isWh(join(d, 'a', 'b')) && isWh(join(d, 'top')));
+  t.equal(host.getxattr(join(d, 'd'), 'trusted.overlay.opaque')?.toString(), 'y');
+  t.same(readdirSync(join(d, 'd')), ['e']);
+});
+
+t.test('unsafe or unreadable tarballs are refused and nothing is listed', { skip }, async (t) => {
+  const { base, store } = setup(t);
+  const py = (members: string, file: string): void => {
+    execFileSync('python3', ['-c', `
+import tarfile, io
+with tarfile.open(${JSON.stringify(file)}, 'w') as tf:
+    for name in ${members}:
+        data = b'x'
+        ti = tarfile.TarInfo(name); ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+`]);
+  };
+  py("['ok', '/etc/evil']", join(base, 'abs.tar'));
+  py("['ok', 'a/../../evil']", join(base, 'dotdot.tar'));
+  py("['ok', 'x/' * 60 + '../evil']", join(base, 'longdotdot.tar'));
+  writeFileSync(join(base, 'junk.tar'), Buffer.alloc(2048, 7));
+  execFileSync('sh', ['-c', `printf 'x' | xz > ${base}/c.xz`]);
+  const cases: [string, RegExp][] = [
+    ['abs.tar', /unsafe member \(absolute path \/etc\/evil\)/],
+    ['dotdot.tar', /unsafe member \(path with \.\. a\/\.\.\/\.\.\/evil\)/],
+    ['longdotdot.tar', /unsafe member \(path with \.\./],
+    ['junk.tar', /tar failed|not a tar/],
+    ['c.xz', /compressed with xz/],
+    ['missing.tar', /does not exist/],
+  ];
+  for (const [f, re] of cases) await t.rejects(importLayer(store, join(base, f)), { message: re }, f);
+  t.same(listLayers(store), [], 'no layer listed');
+  t.same(readdirSync(store.tmpDir), [], 'no staging left');
+  t.same(readdirSync(store.layersDir), []);
+});
+
+t.test('TarChecker reads pax and GNU long names', async (t) => {
+  const tmp = tempDir('layerfs-tc-');
+  t.teardown(tmp.remove);
+  const long = 'd'.repeat(120);
+  mkdirSync(join(tmp.path, long));
+  writeFileSync(join(tmp.path, long, 'f'), 'x');
+  for (const format of ['posix', 'gnu']) {
+    const tarball = execFileSync('tar', [`--format=${format}`, '-C', tmp.path, '-cf', '-', long]);
+    const c = new TarChecker();
+    await new Promise<void>((res, rej) => {
+      c.on('data', () => undefined).on('end', res).on('error', rej);
+      c.end(tarball);
+    });
+    t.equal(c.members, 2, `${format}: two members`);
+  }
+});
