@@ -12,14 +12,14 @@ step() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
 show() { printf '%s$ %s%s\n' "$C" "$*" "$N"; eval "$@"; }
 
 cleanup() {
-  for m in "$DEMO/view" "$DEMO/container"; do
-    grep -q " $m fuse.layerfs " /proc/mounts && $LAYERFS umount "$m" >/dev/null 2>&1 || true
+  for m in "$DEMO"/view "$DEMO"/container "$DEMO"/c1 "$DEMO"/c2 "$DEMO"/c3; do
+    grep -q " $m fuse.layerfs " /proc/mounts && $LAYERFS umount --lazy "$m" >/dev/null 2>&1 || true
   done
 }
 trap cleanup EXIT
 
 rm -rf "$DEMO"
-mkdir -p "$DEMO"/{layers/{1-base,2-config,3-app},upper,work,view,container}
+mkdir -p "$DEMO"/{layers/{1-base,2-config,3-app},upper,work,view,container,c1,c2,c3,volume}
 cd "$DEMO"
 
 # Layer 1: the base system.
@@ -61,6 +61,29 @@ show "stat -c '%n: %F %t:%T' upper/etc/hosts   # a whiteout hides the lower file
 show "cat layers/2-config/app/config.txt        # the lower layer is untouched"
 show "$LAYERFS umount container"
 
+step "The Docker model: an image shared by two containers (the course's story)"
+export LAYERFS_STORE=$DEMO/store
+show "for l in layers/1-base layers/2-config layers/3-app; do $LAYERFS layer import \$l; done"
+L1=$($LAYERFS layer import layers/1-base); L2=$($LAYERFS layer import layers/2-config); L3=$($LAYERFS layer import layers/3-app)
+show "$LAYERFS image create demo:1 $L1 $L2 $L3   # bottom first, like a Dockerfile"
+show "$LAYERFS images"
+show "$LAYERFS create --name one demo:1 >/dev/null && $LAYERFS create --name two -v $DEMO/volume:/data demo:1 >/dev/null"
+show "$LAYERFS mount one c1 && $LAYERFS mount two c2"
+show "$LAYERFS ps -s   # a new container layer is empty: 0B, virtual = the image"
+show "echo 'only in one' > c1/app/notes.txt; echo 'port=9090' >> c1/app/config.txt"
+show "ls c1/app c2/app   # the containers are isolated"
+show "echo 'kept' > c2/data/result.txt   # a volume: outside the container layer"
+show "$LAYERFS ps -s"
+show "$LAYERFS diff one"
+show "$LAYERFS which c1/app/config.txt"
+show "$LAYERFS rmi demo:1 2>&1 || true   # refused while containers use it"
+show "$LAYERFS commit one demo:2 >/dev/null && $LAYERFS images"
+show "$LAYERFS rm -f one two   # the container layers are gone..."
+show "cat volume/result.txt   # ...the volume is not"
+show "$LAYERFS create --name three demo:2 >/dev/null && $LAYERFS mount three c3 && cat c3/app/notes.txt   # committed"
+show "$LAYERFS rm -f three"
+
 step "Done"
 if grep -q " $DEMO/" /proc/mounts; then echo "a demo mount is still active" >&2; exit 1; fi
+printf 'the course story step by step: docs/instructor-walkthrough.md\n'
 printf '%snothing is left mounted; the demo lives in %s%s\n' "$G" "$DEMO" "$N"

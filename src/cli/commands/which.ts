@@ -59,13 +59,19 @@ export function explain(mnt: string, rel: string): Origin {
   };
 }
 
+/** A store layer (layers/<sha256>/diff) is named by its digest, as docker inspect would. */
+function layerName(layer: string, hostPath: string | undefined): string {
+  const digest = /\/layers\/([0-9a-f]{64})\/diff(\/|$)/.exec(hostPath ?? '')?.[1];
+  return digest === undefined ? `${layer} ${hostPath}` : `${layer} (image layer sha256:${digest.slice(0, 12)}) ${hostPath}`;
+}
+
 function describe(o: Origin): string[] {
   const lines: string[] = [];
   if (o.layer === 'volume') lines.push(`${o.path}: volume ${o.hostPath} (outside the layers; survives the container)`);
   else if (o.layer === 'none') lines.push(o.whitedOut ? `${o.path}: deleted (a whiteout in the upper layer hides it)` : `${o.path}: no such file in the view`);
   else if (o.layer === 'upper') lines.push(`${o.path}: upper (container) layer ${o.hostPath}${o.copiedUp ? ', copied up or replaced' : ', created in the container'}`);
-  else lines.push(`${o.path}: ${o.layer} ${o.hostPath}`);
-  for (const h of o.hides) lines.push(`  ${h.merged ? 'merged with' : 'hides'} ${h.layer} ${h.hostPath}`);
+  else lines.push(`${o.path}: ${layerName(o.layer, o.hostPath)}`);
+  for (const h of o.hides) lines.push(`  ${h.merged ? 'merged with' : 'hides'} ${layerName(h.layer, h.hostPath)}`);
   return lines;
 }
 
