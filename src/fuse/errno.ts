@@ -9,6 +9,3 @@ export function toErrno(err: unknown): number {
   const num = code === undefined ? undefined : errnoNumber(code);
   return num === undefined ? EIO : -num;
 }
-
-/** Errnos that are ordinary answers (a lookup that finds nothing) rather than faults. */
-export const isExpected = (errno: number): boolean => errno !== EIO;

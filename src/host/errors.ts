@@ -54,5 +54,3 @@ export function ignoreENOENT<T>(fn: () => T): T | undefined {
     throw err;
   }
 }
-
-export const fsErr = (code: string, path?: string, detail?: string): FsError => new FsError(code, path, detail);

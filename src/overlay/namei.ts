@@ -1,7 +1,6 @@
 // Lookup through the layers (≈ fs/overlayfs/namei.c). A path resolves top-down: upper, then the
 // lowers in which its parent directory is merged; a whiteout ends the search, a non-directory is
 // the answer, a directory merges with the same directory below until an opaque one.
-import { join } from 'node:path';
 import * as host from '../host/fs';
 import type { Stat } from '../host/fs';
 import { FsError } from '../host/errors';

@@ -13,7 +13,7 @@ import { humanSize, treeSize } from '../../store/sizes';
 import type { CliDeps } from '../cli';
 import { umount } from './umount';
 import { imageSize } from './image';
-import { ago, openStore, runStore, shortId, table, ttyProgress, withJson, withStore, type StoreArgs } from './store-common';
+import { ago, openStore, runStore, table, ttyProgress, withJson, withStore, type StoreArgs } from './store-common';
 
 interface ContainerArgs extends StoreArgs {
   image?: string;
