@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cannotMount, layerfs, mountLayerfs, run, sh } from '../fixtures/mounts';
 import { buildStack, file, tempDir, type Spec } from '../fixtures/layers';
-import { readState } from '../../src/daemon/runtime';
+import { isDaemonRunning, readState } from '../../src/daemon/runtime';
 
 const skip = cannotMount();
 const KILL_POINTS = Number(process.env.LAYERFS_KILL_POINTS ?? 12);
@@ -80,12 +80,14 @@ t.test(`SIGKILL at ${KILL_POINTS} random instants (seed ${SEED}): the upper stay
   for (let k = 0; k < KILL_POINTS; k++) {
     await mountLayerfs(t, stack, mnt);
     t.same(readdirSync(join(stack.work, 'work')), [], `kill point ${k}: the workdir is clean after mount`);
-    const pid = readState(mnt)!.pid;
+    const state = readState(mnt)!;
     const work = spawn('sh', ['-c', WORKLOAD], { cwd: mnt, stdio: 'ignore', detached: true });
+    const workDone = new Promise((res) => work.on('exit', res));
     const delay = Math.floor(random() * 600);
     await sleep(delay);
-    process.kill(pid, 'SIGKILL');
-    await new Promise((res) => work.on('exit', res));
+    t.ok(isDaemonRunning(state), `kill point ${k}: the daemon is still serving`);
+    process.kill(state.pid, 'SIGKILL');
+    await workDone;
     const r = await layerfs('umount', mnt);
     t.equal(r.code, 0, `kill point ${k} (${delay} ms): umount of the dead mount works`);
     checkUpper(t, stack.upper, stack.lowers[0]!);
