@@ -3,7 +3,7 @@ SHELL := /bin/bash
 APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
 NODE_DEPS := node_modules/.deps-stamp
 
-.PHONY: all deps sysdeps build install uninstall demo test test-unit test-integration bench stress check clean
+.PHONY: all deps sysdeps build install uninstall test-random test-crash demo test test-unit test-integration bench stress check clean
 
 all: build
 
@@ -41,6 +41,14 @@ test-unit: build
 
 test-integration: build
 	npx tap test/integration
+
+# Long runs, outside `make test`: thousands of random sequences against the kernel, and hundreds
+# of SIGKILL points (seeded; LAYERFS_RANDOM_SEED / LAYERFS_KILL_SEED replay a run).
+test-random: build
+	LAYERFS_RANDOM_SECONDS=$${LAYERFS_RANDOM_SECONDS:-1800} npx tap --disable-coverage test/integration/random-differential.ts
+
+test-crash: build
+	LAYERFS_KILL_POINTS=$${LAYERFS_KILL_POINTS:-300} npx tap --disable-coverage test/integration/faults.ts
 
 PREFIX ?= /usr/local
 # The command on the PATH points at this checkout's build.
