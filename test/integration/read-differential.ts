@@ -107,3 +107,11 @@ t.test('a read-only mount (no upper) refuses every change with EROFS', { skip },
   const erofs = await sh(pair.layerfs.mnt, 'touch new');
   t.match(erofs.stderr, /Read-only file system/);
 });
+
+t.test('statfs reports the upper filesystem, as the kernel does (df works)', { skip }, async (t) => {
+  const pair = await mountPair(t, rich);
+  const script = 'stat -f -c "%S %l %b" .; df --output=size . | tail -1';
+  const [k, l] = [await sh(pair.kernel.mnt, script), await sh(pair.layerfs.mnt, script)];
+  t.same(l, k);
+  t.match(k.stdout, /^\d+ 255 \d+\n\s*\d+\n$/);
+});
