@@ -87,7 +87,9 @@ export class CopyUp {
       if (now === undefined || now.layer !== entry.layer || now.stat.ino !== entry.stat.ino) {
         host.unlink(tmp);
         if (now === undefined) throw new FsError('ENOENT', entry.path);
-        return this.copyUp(entry.path, withData);
+        // Made in upper meanwhile (removed and created again): that object is the answer.
+        if (now.layer === UPPER) return now;
+        throw new FsError('ESTALE', entry.path, 'a lower layer changed underneath the mount');
       }
     } else if (host.isSymlink(entry.stat)) {
       host.symlink(host.readlink(entry.hostPath), tmp);
