@@ -3,7 +3,7 @@ SHELL := /bin/bash
 APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
 NODE_DEPS := node_modules/.deps-stamp
 
-.PHONY: all deps sysdeps build install uninstall test-random test-crash demo test test-unit test-integration bench stress check clean
+.PHONY: all deps sysdeps build install uninstall test-random test-crash test-oci demo test test-unit test-integration bench stress check clean
 
 all: build
 
@@ -27,13 +27,15 @@ build: deps
 	npx tsc -p tsconfig.json
 	@chmod +x dist/main.js
 
+# Type-checks the sources, the tests and the benchmark together.
 check: deps
-	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.check.json
 
 demo: build
 	@bash scripts/demo.sh
 
 test: build
+	npx tsc -p tsconfig.check.json
 	npx tap
 
 test-unit: build
@@ -46,6 +48,11 @@ test-integration: build
 # of SIGKILL points (seeded; LAYERFS_RANDOM_SEED / LAYERFS_KILL_SEED replay a run).
 test-random: build
 	LAYERFS_RANDOM_SECONDS=$${LAYERFS_RANDOM_SECONDS:-1800} npx tap --disable-coverage test/integration/random-differential.ts
+
+# OCI import/export round trip against umoci (installs it when missing); skipped in `make test` without umoci.
+test-oci: build
+	@dpkg -s umoci >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq umoci >/dev/null; }
+	npx tap test/integration/oci.ts test/store/oci.ts
 
 test-crash: build
 	LAYERFS_KILL_POINTS=$${LAYERFS_KILL_POINTS:-300} npx tap --disable-coverage test/integration/faults.ts

@@ -6,6 +6,8 @@
 //   ROOT/lock                           held by the one command changing the store ("PID STARTTIME CMD")
 //   ROOT/layers/<hex>/diff/             an immutable layer, kernel overlayfs format
 //   ROOT/layers/<hex>/layer.json        its metadata (Id, Size, Created, Source)
+//   ROOT/layers/<hex>/oci-blob[.json]   for a layer imported from an OCI image: its original blob
+//                                       (and media type), so an export keeps the image's digests
 //   ROOT/images/<hex>.json              an image: its layers, bottom first
 //   ROOT/repositories.json              tags: {"name:tag": "sha256:<image id>"}
 //   ROOT/containers/<hex>/container.json, upper/, work/

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildStack, dir, tempDir, WHITEOUT, writeTree, type Spec } from '../fixtures/layers';
+import { dir, tempDir, WHITEOUT, writeTree, type Spec } from '../fixtures/layers';
 import { needsRoot } from '../fixtures/overlay';
 import * as host from '../../src/host/fs';
 import { Store } from '../../src/store/store';

@@ -1,12 +1,13 @@
-// layerfs image create|ls|inspect|rm, and the docker-style shortcuts images, rmi, inspect.
+// layerfs image create|ls|inspect|rm|import|export (OCI layouts and oci-archives), and the docker-style shortcuts images, rmi, inspect.
 import type { CommandModule } from 'yargs';
 import { createImage, deleteImage, listImages, normalizeTag, resolveImage, untag, type Image } from '../../store/images';
 import { listLayers, removeLayers, resolveLayer } from '../../store/layers';
 import { imageOf, listContainers, mountOf, resolveContainer, upperOf, workOf, type Container } from '../../store/containers';
 import { StoreError, type Store } from '../../store/store';
 import { humanSize, treeSize } from '../../store/sizes';
+import { exportOci, importOci, type OciFormat } from '../../store/oci';
 import type { CliDeps } from '../cli';
-import { ago, openStore, runStore, shortId, table, withJson, withStore, type StoreArgs } from './store-common';
+import { ago, openStore, runStore, shortId, table, ttyProgress, withJson, withStore, type StoreArgs } from './store-common';
 
 interface ImageArgs extends StoreArgs {
   name?: string;
@@ -15,6 +16,12 @@ interface ImageArgs extends StoreArgs {
   images?: string[];
   quiet?: boolean;
   target?: string[];
+  path?: string;
+  tag?: string;
+  ref?: string;
+  output?: string;
+  format?: OciFormat;
+  gzip?: boolean;
 }
 
 type Setter = (c: number) => void;
@@ -160,6 +167,64 @@ const rmSpec = (deps: CliDeps, setCode: Setter, command: string) => ({
     }),
 });
 
+const importSpec = (deps: CliDeps, setCode: Setter) => ({
+  command: 'import <path>',
+  describe: 'store an image from an OCI image layout directory or an oci-archive tarball (umoci, skopeo, podman save --format oci-archive); prints its id',
+  builder: (y: any) =>
+    y
+      .positional('path', { type: 'string', demandOption: true, describe: 'a layout DIR (oci-layout, index.json, blobs/) or an oci-archive TARBALL' })
+      .option('ref', { type: 'string', describe: 'which image of the index, by its org.opencontainers.image.ref.name (needed when it holds several)' })
+      .option('tag', { type: 'string', describe: 'NAME[:TAG] to give it (default: its ref name; a bare tag like umoci\'s "v1" goes under the layout\'s file name)' }),
+  handler: (a: ImageArgs) =>
+    runStore(deps, setCode, async () => {
+      const { store } = openStore(a, true);
+      const progress = ttyProgress(`importing ${a.path}`);
+      try {
+        const r = await importOci(store, a.path!, { ...(a.ref !== undefined ? { ref: a.ref } : {}), ...(a.tag !== undefined ? { tag: a.tag } : {}), progress });
+        progress.done();
+        const shared = r.layers.filter((l) => l.existed).length;
+        deps.err(`Loaded image: ${r.tag} (${r.layers.length} layer${r.layers.length === 1 ? '' : 's'}${shared > 0 ? `, ${shared} already stored` : ''})`);
+        if (r.untagged) deps.err(`layerfs: ${r.tag} moved from image ${shortId(r.untagged)} to ${shortId(r.image.Id)}`);
+        deps.out(r.image.Id);
+      } finally {
+        progress.done();
+      }
+    }),
+});
+
+const exportSpec = (deps: CliDeps, setCode: Setter) => ({
+  command: 'export <image>',
+  describe: 'write an image as an oci-archive tarball or an OCI image layout directory (loads with umoci, skopeo, podman); prints the manifest digest',
+  builder: (y: any) =>
+    y
+      .positional('image', { type: 'string', demandOption: true, describe: 'NAME[:TAG] or image id' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the archive FILE (PATH.tar) or layout DIR (added to an existing layout)' })
+      .option('format', { type: 'string', choices: ['oci-archive', 'oci-dir'], describe: 'default: oci-archive when PATH ends in .tar or is a file, else oci-dir' })
+      .option('ref', { type: 'string', describe: 'the org.opencontainers.image.ref.name to write (default: the image\'s NAME:TAG)' })
+      .option('gzip', { type: 'boolean', describe: 'gzip-compress the layer blobs (their diffIDs stay those of the uncompressed tars)' }),
+  handler: (a: ImageArgs) =>
+    runStore(deps, setCode, async () => {
+      const { store } = openStore(a, false);
+      const image = resolveImage(store, a.image!);
+      const progress = ttyProgress(`exporting ${a.image}`);
+      try {
+        const r = await exportOci(store, image, a.output!, {
+          requested: a.image!,
+          gzip: a.gzip === true,
+          progress,
+          ...(a.format !== undefined ? { format: a.format } : {}),
+          ...(a.ref !== undefined ? { ref: a.ref } : {}),
+        });
+        progress.done();
+        for (const w of r.rewritten) deps.err(`layerfs: note: layer ${shortId(w.layer)} is written as a canonical tar, its diffID in the export is ${shortId(w.diffId)}`);
+        deps.err(`Exported ${a.image} as ${r.format === 'oci-archive' ? 'oci-archive' : 'oci'}:${r.path}:${r.ref}`);
+        deps.out(r.manifest.digest);
+      } finally {
+        progress.done();
+      }
+    }),
+});
+
 function removeImage(store: Store, ref: string, deps: CliDeps): void {
   const image = resolveImage(store, ref);
   let tag: string | undefined;
@@ -189,13 +254,15 @@ function removeImage(store: Store, ref: string, deps: CliDeps): void {
 export function imageCommand(deps: CliDeps, setCode: Setter): CommandModule<object, ImageArgs> {
   return {
     command: 'image <command>',
-    describe: 'create, list, inspect and remove images',
+    describe: 'create, list, inspect, remove, import and export (OCI) images',
     builder: (y) =>
       withStore(y)
         .command(createSpec(deps, setCode) as never)
         .command(listSpec(deps, setCode, 'ls', ['list']) as never)
         .command(inspectSpec(deps, setCode, 'inspect <target..>', 'image') as never)
         .command(rmSpec(deps, setCode, 'rm <images..>') as never)
+        .command(importSpec(deps, setCode) as never)
+        .command(exportSpec(deps, setCode) as never)
         .demandCommand(1, 'say which image command to run (layerfs image --help)') as never,
     handler: () => undefined,
   };
