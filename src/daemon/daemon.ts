@@ -66,7 +66,7 @@ function assertNotInUse(stack: LayerStack): void {
 /** The FUSE options of a mount (docs/design.md says why each); `extra` adds or overrides. */
 export function fuseOptions(stack: LayerStack, extra: string[] = []): string[] {
   const opts = new Map<string, string | undefined>([
-    ['fsname', 'layerfs'], ['subtype', 'layerfs'], ['use_ino', undefined], ['hard_remove', undefined],
+    ['fsname', 'layerfs'], ['subtype', 'layerfs'], ['use_ino', undefined],
     ['nonempty', undefined], ['default_permissions', undefined], ['big_writes', undefined], ['max_write', '131072'],
     ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '3600'], ['negative_timeout', '3600'],
   ]);

@@ -10,6 +10,7 @@ import { isEmptyMerged } from './readdir';
 import { hasMarker, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
+import { isHiddenName, type HiddenFiles } from './hidden';
 
 interface NewObject {
   /** Creates the object at a host path. */
@@ -31,6 +32,7 @@ export class DirOps {
     const name = baseName(path);
     // An entry named .wh.X would read as a whiteout of X in an OCI export or a later mount.
     if (isMarkerName(name)) throw new FsError('EINVAL', path, `names starting with ${OCI_PREFIX} are reserved for whiteouts`);
+    if (isHiddenName(name)) throw new FsError('EINVAL', path, 'names like .fuse_hidden<16 hex digits> are reserved by libfuse');
     const parent = this.ctx.namei.dir(parentOf(path));
     if (this.ctx.namei.child(parent, name) !== undefined) throw new FsError('EEXIST', path);
     const parentHost = this.copyUp.ensureUpperDir(parent.path);
@@ -110,6 +112,32 @@ export class DirOps {
     if (!host.isDir(entry.stat)) throw new FsError('ENOTDIR', path);
     if (!isEmptyMerged(this.ctx.stack, this.ctx.namei, path)) throw new FsError('ENOTEMPTY', path);
     this.remove(entry);
+  }
+
+  /**
+   * libfuse's rename of a file unlinked while open (hidden.ts): the name goes as by unlink, the
+   * object stays reachable under the hidden name, and nothing is copied up.
+   */
+  async hide(from: string, to: string, hidden: HiddenFiles): Promise<void> {
+    requireUpper(this.ctx, from);
+    await this.copyUp.settle(from);
+    const entry = this.ctx.namei.mustLookup(from);
+    if (host.isDir(entry.stat)) throw new FsError('EISDIR', from);
+    if (entry.layer !== UPPER) {
+      this.remove(entry);
+      hidden.add(to, entry, entry.hostPath, false);
+      return;
+    }
+    const tmp = this.copyUp.tmpPath();
+    if (!entry.lowerBelow) host.rename(entry.hostPath, tmp);
+    else if (this.ctx.format === 'kernel') host.renameat2(entry.hostPath, tmp, host.RENAME_WHITEOUT);
+    else {
+      touchMarker(markerPath(parentOf(entry.hostPath), baseName(from)));
+      host.rename(entry.hostPath, tmp);
+    }
+    hidden.add(to, entry, tmp, true);
+    this.ctx.namei.invalidate(from);
+    this.ctx.emit({ op: entry.lowerBelow ? 'whiteout' : 'remove', path: from });
   }
 
   /** Removes a name: a whiteout stays where a lower layer still holds it (never a copy-up). */

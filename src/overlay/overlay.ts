@@ -12,6 +12,8 @@ import { readdirMerged } from './readdir';
 import { probeFormat, type WhiteoutFormat } from './whiteout';
 import { ROOT_CALLER, type Caller, type OverlayContext, type OverlayEvent } from './context';
 import { Passthrough, Volumes, type Volume, type VolumeHit } from './volumes';
+import { HiddenFiles, isHiddenName } from './hidden';
+import { baseName } from './namei';
 import { PASS_FLAGS } from './file-ops';
 import * as host from '../host/fs';
 import { FsError } from '../host/errors';
@@ -38,6 +40,7 @@ export class Overlay extends EventEmitter {
   readonly attrs: AttrOps;
   readonly volumes: Volumes;
   private readonly pass = new Passthrough();
+  private readonly hidden = new HiddenFiles();
 
   constructor(
     readonly stack: LayerStack,
@@ -85,15 +88,20 @@ export class Overlay extends EventEmitter {
     }
   }
 
-  getattr = (path: string) => this.route(path, (v) => this.pass.getattr(v), () => this.attrs.getattr(path));
+  getattr = (path: string) =>
+    this.route(path, (v) => this.pass.getattr(v), () => (this.hidden.has(path) ? this.hidden.stat(path) : this.attrs.getattr(path)));
   readlink = (path: string) => this.route(path, (v) => this.pass.readlink(v), () => this.attrs.readlink(path));
   readdir = (path: string) => this.route(path, (v) => this.pass.readdir(v), () => readdirMerged(this.stack, this.ctx.namei, path));
   statfs = () => this.attrs.statfs();
-  chmod = (path: string, mode: number) => this.route(path, (v) => this.pass.chmod(v, mode), () => this.attrs.chmod(path, mode));
+  chmod = (path: string, mode: number) =>
+    this.route(path, (v) => this.pass.chmod(v, mode), () =>
+      this.hidden.has(path) ? host.chmod(this.hidden.writable(path), mode & 0o7777) : this.attrs.chmod(path, mode));
   chown = (path: string, uid: number, gid: number) =>
-    this.route(path, (v) => this.pass.chown(v, uid, gid), () => this.attrs.chown(path, uid, gid));
+    this.route(path, (v) => this.pass.chown(v, uid, gid), () =>
+      this.hidden.has(path) ? host.lchown(this.hidden.writable(path), uid, gid) : this.attrs.chown(path, uid, gid));
   utimens = (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number) =>
-    this.route(path, (v) => this.pass.utimens(v, aSec, aNsec, mSec, mNsec), () => this.attrs.utimens(path, aSec, aNsec, mSec, mNsec));
+    this.route(path, (v) => this.pass.utimens(v, aSec, aNsec, mSec, mNsec), () =>
+      this.hidden.has(path) ? host.utimens(this.hidden.writable(path), aSec, aNsec, mSec, mNsec) : this.attrs.utimens(path, aSec, aNsec, mSec, mNsec));
   truncate = (path: string, size: number) => this.route(path, (v) => this.pass.truncate(v, size), () => this.attrs.truncate(path, size));
   getxattr = (path: string, name: string) => this.route(path, (v) => this.pass.getxattr(v, name), () => this.attrs.getxattr(path, name));
   listxattr = (path: string) => this.route(path, (v) => this.pass.listxattr(v), () => this.attrs.listxattr(path));
@@ -110,10 +118,12 @@ export class Overlay extends EventEmitter {
     this.route(path, (v) => this.pass.make(v, caller, this.ctx.privileged, (p) => host.symlink(target, p)), () => this.dirOps.symlink(target, path, caller));
   link = (existing: string, path: string, caller: Caller) =>
     this.route(existing, (v) => this.pass.link(v, this.volumes.match(path)), () => this.route(path, () => { throw new FsError('EXDEV', path); }, () => this.dirOps.link(existing, path, caller)));
-  unlink = (path: string) => this.route(path, (v) => this.pass.unlink(v), () => this.dirOps.unlink(path));
+  unlink = (path: string) =>
+    this.route(path, (v) => this.pass.unlink(v), () => (this.hidden.has(path) ? this.hidden.remove(path) : this.dirOps.unlink(path)));
   rmdir = (path: string) => this.route(path, (v) => this.pass.rmdir(v), () => this.dirOps.rmdir(path));
   rename = (from: string, to: string) =>
-    this.route(from, (v) => this.pass.rename(v, this.volumes.match(to)), () => this.route(to, () => { throw new FsError('EXDEV', to); }, () => this.dirOps.rename(from, to)));
+    this.route(from, (v) => this.pass.rename(v, this.volumes.match(to)), () => this.route(to, () => { throw new FsError('EXDEV', to); }, () =>
+      isHiddenName(baseName(to)) ? this.dirOps.hide(from, to, this.hidden) : this.dirOps.rename(from, to)));
 
   open = (path: string, flags: number) =>
     this.route(path, (v) => this.files.adopt(this.pass.open(v, flags, PASS_FLAGS), path), () => this.files.open(path, flags));

@@ -149,10 +149,17 @@ t.test('--trace records changes for layerfs events', { skip }, async (t) => {
   ]);
 });
 
-t.test('an unlinked open file never shows as .fuse_hidden and stays readable', { skip }, async (t) => {
+t.test('a file unlinked while open: never listed, fstat and reads work, nothing copied up or left behind', { skip }, async (t) => {
   const { stack, mnt } = setup(t);
   await mountLayerfs(t, stack, mnt);
-  const r = await sh(mnt, 'echo data > tmpf; exec 3<tmpf; rm tmpf; ls -A; read line <&3; echo "read: $line"');
-  t.equal(r.stdout, 'd\nf\ng\nread: data\n');
-  t.same(readdirSync(stack.upper), [], 'nothing hidden left in upper');
+  const r = await sh(mnt, [
+    'echo data > tmpf; exec 3<tmpf; rm tmpf; ls -A; cat <&3; exec 3<&-',
+    'exec 4<f; rm f; ls -A; stat -L -c %s /dev/fd/4; cat <&4; exec 4<&-',
+    'exec 5<>d/a; echo x > d/b; mv d/b d/a; cat <&5; cat d/a; exec 5<&-',
+  ].join('; '));
+  t.equal(r.stdout, 'd\nf\ng\ndata\nd\ng\n4\ntop\na\nx\n');
+  t.equal(r.stderr, '');
+  t.same(readdirSync(stack.upper).sort(), ['d', 'f'], 'upper: the copied-up d and the whiteout of f only');
+  t.same(readdirSync(join(stack.upper, 'd')), ['a'], 'the replaced file is gone from upper');
+  t.same(readdirSync(join(stack.work, 'work')), [], 'nothing left in the workdir after the last close');
 });
