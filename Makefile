@@ -65,6 +65,11 @@ install: build
 uninstall:
 	rm -f $(PREFIX)/bin/layerfs
 
+# External checks: stress-ng's filesystem stressors and fio verify=crc32c jobs on layerfs and on kernel
+# overlayfs, a fresh mount per load (docs/reliability.md). STRESS_SECONDS=N per stressor (default 20, ~9 min).
+stress: build
+	bash scripts/stress.sh
+
 # Long: kernel overlayfs vs fuse-overlayfs vs layerfs (docs/performance.md). BENCH_QUICK=1 for a short run.
 bench: build
 	bash bench/bench.sh
