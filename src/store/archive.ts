@@ -329,7 +329,8 @@ export class TarChecker extends Transform {
   }
 }
 
-function sniff(path: string): 'gzip' | 'tar' | 'xz' | 'bzip2' | 'zstd' {
+/** The compression of a file, from its first bytes ('tar' for none). */
+export function sniff(path: string): 'gzip' | 'tar' | 'xz' | 'bzip2' | 'zstd' {
   const fd = openSync(path, 'r');
   const b = Buffer.alloc(6);
   try {

@@ -14,12 +14,12 @@
 // or an oci-archive tarball (written aside, then renamed).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { extractTarball } from './archive';
+import { extractTarball, sniff } from './archive';
 import { createImage, normalizeTag, type Image } from './images';
 import { exportLayer, hexOf, importLayer, layerDir, listLayers, resolveLayer, type Layer, type Progress } from './layers';
 import { StoreError, writeJsonAtomic, type Store } from './store';
@@ -105,20 +105,6 @@ function readJsonBlob<T>(layout: string, d: Descriptor, what: string): T {
   }
 }
 
-function magic(path: string): 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'tar' {
-  const fd = openSync(path, 'r');
-  const b = Buffer.alloc(6);
-  try {
-    readSync(fd, b, 0, 6, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  if (b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (b.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (b.subarray(0, 3).toString() === 'BZh') return 'bzip2';
-  return 'tar';
-}
 
 const counting = (hash: ReturnType<typeof createHash>, onBytes?: (n: number) => void): Transform =>
   new Transform({
@@ -145,7 +131,7 @@ export async function verifyLayerBlob(layout: string, d: Descriptor, diffId: str
   }
   if (typeof d.mediaType === 'string' && /zstd/.test(d.mediaType)) throw new StoreError(`${what} is zstd-compressed (${d.mediaType}): not supported, plain and gzip layers are read`);
   if (typeof d.mediaType === 'string' && !/(tar|rootfs)/.test(d.mediaType)) throw new StoreError(`${what} has media type ${d.mediaType}, which is not a layer tarball`);
-  const kind = size === 0 ? 'tar' : magic(p);
+  const kind = size === 0 ? 'tar' : sniff(p);
   if (kind !== 'gzip' && kind !== 'tar') throw new StoreError(`${what} is compressed with ${kind}: not supported, plain and gzip layers are read`);
   if (typeof d.size === 'number' && d.size !== size) throw new StoreError(`${what} ${d.digest} has ${size} bytes, its descriptor says ${d.size}`);
   const blobHash = createHash('sha256');
