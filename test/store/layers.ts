@@ -8,18 +8,13 @@ import { dir, tempDir, WHITEOUT, writeTree, type Spec } from '../fixtures/layers
 import { needsRoot } from '../fixtures/overlay';
 import * as host from '../../src/host/fs';
 import { Store } from '../../src/store/store';
+import { tempStore } from '../fixtures/store';
 import { exportLayer, importLayer, layerDiff, listLayers } from '../../src/store/layers';
 import { TarChecker } from '../../src/store/archive';
 
 const skip = needsRoot;
 
-function setup(t: Test): { base: string; store: Store } {
-  const tmp = tempDir('layerfs-layers-');
-  t.teardown(tmp.remove);
-  const store = new Store(join(tmp.path, 'store'));
-  store.check(true);
-  return { base: tmp.path, store };
-}
+const setup = (t: Test) => tempStore(t, 'layerfs-layers-');
 
 const SPEC: Spec = {
   etc: { hosts: 'h\n', gone: WHITEOUT },

@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { dir, hardlink, tempDir, WHITEOUT, file, writeTree, type Spec } from '../fixtures/layers';
+import { dir, hardlink, WHITEOUT, file, writeTree, type Spec } from '../fixtures/layers';
 import { needsRoot } from '../fixtures/overlay';
 import * as host from '../../src/host/fs';
-import { Store } from '../../src/store/store';
+import { tempStore } from '../fixtures/store';
 import { importLayer, layerDiff, listLayers } from '../../src/store/layers';
 import { createImage, listImages, resolveImage } from '../../src/store/images';
 import {
@@ -20,13 +20,7 @@ import {
 const skip = needsRoot;
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-function setup(t: Test): { base: string; store: Store } {
-  const tmp = tempDir('layerfs-oci-');
-  t.teardown(tmp.remove);
-  const store = new Store(join(tmp.path, 'store'));
-  store.check(true);
-  return { base: tmp.path, store };
-}
+const setup = (t: Test) => tempStore(t, 'layerfs-oci-');
 
 /** A layer tarball of a spec written in OCI encoding (what image tools put in layers). */
 function layerTar(base: string, name: string, spec: Spec): Buffer {
