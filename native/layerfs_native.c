@@ -1,12 +1,14 @@
 /*
  * layerfs_native: small N-API addon exposing the Linux syscalls layerfs
  * needs and Node does not have (xattrs, mknod, nanosecond utimensat,
- * renameat2, umount2, sparse-aware / reflink file copy).
+ * renameat2, umount2, sparse-aware / reflink file copy), and every path call
+ * the daemon makes, resolved beneath the layer it belongs to.
  *
  * Convention: functions never throw for errno failures; they return a
  * negative errno (e.g. -2 for ENOENT) or a value >= 0 on success.  They
  * throw a TypeError only when an argument has the wrong type.
- * Nothing follows symlinks unless the name says so.
+ * Nothing follows a symlink, and paths under a confined root never leave it
+ * (see "confinement").
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +29,8 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <dirent.h>
+#include <linux/openat2.h>
 
 #include <node_api.h>
 
@@ -67,6 +71,9 @@
 #elif defined(__aarch64__)
 #define SYS_renameat2 276
 #endif
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
 #endif
 #ifndef SYS_copy_file_range
 #if defined(__x86_64__)
@@ -162,14 +169,6 @@ static bool get_u32(napi_env env, napi_value v, uint32_t *out, const char *msg) 
   return true;
 }
 
-static bool get_bool(napi_env env, napi_value v, bool *out, const char *msg) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_boolean)
-    return type_err(env, msg);
-  napi_get_value_bool(env, v, out);
-  return true;
-}
-
 /* Buffer or any TypedArray / DataView -> pointer + byte length. */
 static bool get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                       const char *msg) {
@@ -247,6 +246,189 @@ static bool get_f64out(napi_env env, napi_value v, double **out, const char *msg
 
 #define RET_RC(expr) return mk_int(env, (expr) < 0 ? -errno : 0)
 
+/* ---- confinement ---------------------------------------------------------
+ * The daemon runs as root over directories that other people can change while
+ * it is mounted.  A path under a registered root (a layer, the workdir, a
+ * volume) is never resolved by the kernel from "/": its parent is opened from
+ * the root's directory fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_XDEV) and the last name is handled by the *at call without
+ * following.  A component swapped for a symlink, a mount or a ".." then fails
+ * (ELOOP, EXDEV) instead of leading out of the layer.  Paths under no root
+ * (the CLI, the store) are used as given.
+ */
+
+typedef struct {
+  char *path;
+  size_t len;
+  int fd;
+} root_t;
+
+static root_t *roots = NULL;
+static size_t nroots = 0;
+
+static int root_cmp(const void *a, const void *b) {
+  const root_t *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->path, y->path, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The deepest registered root that is path itself or one of its directories. */
+static const root_t *root_of(const char *path) {
+  size_t end = strlen(path);
+  while (end > 0) {
+    root_t key = {(char *)path, end, -1};
+    const root_t *r = bsearch(&key, roots, nroots, sizeof *roots, root_cmp);
+    if (r) return r;
+    while (end > 0 && path[end - 1] != '/') end--;
+    if (end > 1) end--; /* drop the slash, but keep "/" itself as a candidate */
+    else if (end == 1) {
+      root_t top = {"/", 1, -1};
+      return bsearch(&top, roots, nroots, sizeof *roots, root_cmp);
+    }
+  }
+  return NULL;
+}
+
+static void drop_roots(void) {
+  for (size_t i = 0; i < nroots; i++) {
+    close(roots[i].fd);
+    free(roots[i].path);
+  }
+  free(roots);
+  roots = NULL;
+  nroots = 0;
+}
+
+/* Where a path's last name lives: a directory fd (or AT_FDCWD) and the name. */
+typedef struct {
+  int dirfd;
+  bool owned;
+  const char *base;
+} at_t;
+
+static int open_beneath(int rootfd, const char *rel, int flags) {
+  struct open_how how = {
+      .flags = (uint64_t)(flags | O_CLOEXEC),
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+  };
+  for (int tries = 0;; tries++) {
+    long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+    /* EAGAIN: a concurrent rename elsewhere; the kernel asks for a retry. */
+    if (fd >= 0 || errno != EAGAIN || tries == 8) return fd < 0 ? -errno : (int)fd;
+  }
+}
+
+static int at_open(const char *path, at_t *at) {
+  const root_t *r = nroots > 0 ? root_of(path) : NULL;
+  at->owned = false;
+  if (r == NULL) {
+    at->dirfd = AT_FDCWD;
+    at->base = path;
+    return 0;
+  }
+  const char *rel = path + r->len;
+  if (*rel == '/') rel++;
+  if (*rel == '\0') {
+    at->dirfd = r->fd;
+    at->base = ".";
+    return 0;
+  }
+  const char *slash = strrchr(rel, '/');
+  at->base = slash ? slash + 1 : rel;
+  if (at->base[0] == '\0' || strcmp(at->base, ".") == 0 || strcmp(at->base, "..") == 0)
+    return -EINVAL;
+  if (slash == NULL) {
+    at->dirfd = r->fd;
+    return 0;
+  }
+  char parent[PATH_CAP];
+  memcpy(parent, rel, (size_t)(slash - rel));
+  parent[slash - rel] = '\0';
+  int fd = open_beneath(r->fd, parent, O_PATH | O_DIRECTORY);
+  if (fd < 0) return fd;
+  at->dirfd = fd;
+  at->owned = true;
+  return 0;
+}
+
+/* Closes what at_open opened and turns a syscall result into the JS return value. */
+static napi_value at_done(napi_env env, at_t *at, long r) {
+  int e = errno;
+  if (at->owned) close(at->dirfd);
+  return mk_int(env, r < 0 ? -e : r);
+}
+
+static int at_open2(const char *a, at_t *x, const char *b, at_t *y) {
+  int rc = at_open(a, x);
+  if (rc == 0 && (rc = at_open(b, y)) != 0 && x->owned) close(x->dirfd);
+  return rc;
+}
+
+static napi_value at_done2(napi_env env, at_t *x, at_t *y, long r) {
+  int e = errno;
+  if (y->owned) close(y->dirfd);
+  errno = e;
+  return at_done(env, x, r);
+}
+
+/* A path for the *xattr calls, which have no *at form before Linux 6.13. */
+static const char *at_path(const at_t *at, char *buf) {
+  if (at->dirfd == AT_FDCWD) return at->base;
+  snprintf(buf, PATH_CAP, "/proc/self/fd/%d/%s", at->dirfd, at->base);
+  return buf;
+}
+
+#define AT_ARG(idx, var)                                                     \
+  at_t var;                                                                  \
+  do {                                                                       \
+    PATH_ARG(idx, var##_p);                                                  \
+    int rc_ = at_open(var##_p, &var);                                        \
+    if (rc_) return mk_int(env, rc_);                                        \
+  } while (0)
+
+/* confine(roots: string[]): the directories nothing may leave from now on (replaces the set). */
+static napi_value n_confine(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint32_t n = 0;
+  bool is = false;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_is_array(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    type_err(env, "layerfs_native: roots must be an array of strings");
+    return NULL;
+  }
+  drop_roots();
+  roots = calloc(n ? n : 1, sizeof *roots);
+  if (!roots) return mk_int(env, -ENOMEM);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok) return NULL;
+    char p[PATH_CAP];
+    int rc = 0, fd = -1;
+    if (!get_str(env, v, p, sizeof p, ENAMETOOLONG, "layerfs_native: roots must be strings", &rc)) {
+      drop_roots();
+      return NULL;
+    }
+    if (rc == 0) {
+      fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) rc = -errno;
+    }
+    if (rc != 0) {
+      drop_roots();
+      return mk_int(env, rc);
+    }
+    size_t len = strlen(p);
+    while (len > 1 && p[len - 1] == '/') len--;
+    roots[nroots].path = strndup(p, len);
+    roots[nroots].len = len;
+    roots[nroots].fd = fd;
+    nroots++;
+  }
+  qsort(roots, nroots, sizeof *roots, root_cmp);
+  return mk_int(env, 0);
+}
+
 /* ---- stat --------------------------------------------------------------- */
 
 static void fill_stat(double *o, const struct stat *st) {
@@ -275,11 +457,11 @@ static napi_value n_lstat(napi_env env, napi_callback_info info) {
   double *out;
   struct stat st;
   if (!get_args(env, info, 2, argv)) return NULL;
-  PATH_ARG(0, path);
   if (!get_f64out(env, argv[1], &out, STAT_OUT_MSG)) return NULL;
-  if (lstat(path, &st) < 0) return mk_int(env, -errno);
-  fill_stat(out, &st);
-  return mk_int(env, 0);
+  AT_ARG(0, at);
+  long r = fstatat(at.dirfd, at.base, &st, AT_SYMLINK_NOFOLLOW);
+  if (r == 0) fill_stat(out, &st);
+  return at_done(env, &at, r);
 }
 
 static napi_value n_fstat(napi_env env, napi_callback_info info) {
@@ -404,11 +586,14 @@ static napi_value do_listxattr(napi_env env, const target_t *t) {
 
 static napi_value n_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
+  char buf[PATH_CAP];
   if (!get_args(env, info, 2, argv)) return NULL;
-  PATH_ARG(0, path);
   NAME_ARG(1, name);
-  target_t t = {0, -1, path};
-  return do_getxattr(env, &t, name);
+  AT_ARG(0, at);
+  target_t t = {0, -1, at_path(&at, buf)};
+  napi_value res = do_getxattr(env, &t, name);
+  if (at.owned) close(at.dirfd);
+  return res;
 }
 
 static napi_value n_fgetxattr(napi_env env, napi_callback_info info) {
@@ -422,10 +607,13 @@ static napi_value n_fgetxattr(napi_env env, napi_callback_info info) {
 
 static napi_value n_llistxattr(napi_env env, napi_callback_info info) {
   napi_value argv[1];
+  char buf[PATH_CAP];
   if (!get_args(env, info, 1, argv)) return NULL;
-  PATH_ARG(0, path);
-  target_t t = {0, -1, path};
-  return do_listxattr(env, &t);
+  AT_ARG(0, at);
+  target_t t = {0, -1, at_path(&at, buf)};
+  napi_value res = do_listxattr(env, &t);
+  if (at.owned) close(at.dirfd);
+  return res;
 }
 
 static napi_value n_flistxattr(napi_env env, napi_callback_info info) {
@@ -445,11 +633,12 @@ static napi_value n_lsetxattr(napi_env env, napi_callback_info info) {
   size_t len;
   int32_t flags;
   if (!get_args(env, info, 4, argv)) return NULL;
-  PATH_ARG(0, path);
+  char buf[PATH_CAP];
   NAME_ARG(1, name);
   if (!get_bytes(env, argv[2], &data, &len, VALUE_MSG)) return NULL;
   if (!get_i32(env, argv[3], &flags, FLAGS_MSG)) return NULL;
-  RET_RC(lsetxattr(path, name, len ? data : "", len, flags));
+  AT_ARG(0, at);
+  return at_done(env, &at, lsetxattr(at_path(&at, buf), name, len ? data : "", len, flags));
 }
 
 static napi_value n_fsetxattr(napi_env env, napi_callback_info info) {
@@ -468,9 +657,10 @@ static napi_value n_fsetxattr(napi_env env, napi_callback_info info) {
 static napi_value n_lremovexattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
-  PATH_ARG(0, path);
+  char buf[PATH_CAP];
   NAME_ARG(1, name);
-  RET_RC(lremovexattr(path, name));
+  AT_ARG(0, at);
+  return at_done(env, &at, lremovexattr(at_path(&at, buf), name));
 }
 
 static napi_value n_fremovexattr(napi_env env, napi_callback_info info) {
@@ -488,10 +678,10 @@ static napi_value n_mknod(napi_env env, napi_callback_info info) {
   uint32_t mode;
   double dev;
   if (!get_args(env, info, 3, argv)) return NULL;
-  PATH_ARG(0, path);
   if (!get_u32(env, argv[1], &mode, "layerfs_native: mode must be a number")) return NULL;
   if (!get_num(env, argv[2], &dev, "layerfs_native: dev must be a number")) return NULL;
-  RET_RC(mknod(path, (mode_t)mode, (dev_t)(uint64_t)dev));
+  AT_ARG(0, at);
+  return at_done(env, &at, mknodat(at.dirfd, at.base, (mode_t)mode, (dev_t)(uint64_t)dev));
 }
 
 #define TIME_MSG "layerfs_native: times must be numbers"
@@ -507,16 +697,19 @@ static bool get_times(napi_env env, napi_value *a, struct timespec ts[2]) {
   return true;
 }
 
+/* utimensat(path, ..., nofollow): the daemon always passes true; tests also need the following form. */
 static napi_value n_utimensat(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   struct timespec ts[2];
   bool nofollow;
   if (!get_args(env, info, 6, argv)) return NULL;
-  PATH_ARG(0, path);
   if (!get_times(env, argv + 1, ts)) return NULL;
-  if (!get_bool(env, argv[5], &nofollow, "layerfs_native: nofollow must be a boolean"))
+  if (napi_get_value_bool(env, argv[5], &nofollow) != napi_ok) {
+    type_err(env, "layerfs_native: nofollow must be a boolean");
     return NULL;
-  RET_RC(utimensat(AT_FDCWD, path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+  }
+  AT_ARG(0, at);
+  return at_done(env, &at, utimensat(at.dirfd, at.base, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
 }
 
 static napi_value n_futimens(napi_env env, napi_callback_info info) {
@@ -531,15 +724,211 @@ static napi_value n_futimens(napi_env env, napi_callback_info info) {
 static napi_value n_renameat2(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint32_t flags;
+  at_t from, to;
   if (!get_args(env, info, 3, argv)) return NULL;
   PATH_ARG(0, oldp);
   PATH_ARG(1, newp);
   if (!get_u32(env, argv[2], &flags, FLAGS_MSG)) return NULL;
-#ifdef SYS_renameat2
-  RET_RC(syscall(SYS_renameat2, AT_FDCWD, oldp, AT_FDCWD, newp, flags));
-#else
-  return mk_int(env, -ENOSYS);
-#endif
+  int rc = at_open2(oldp, &from, newp, &to);
+  if (rc) return mk_int(env, rc);
+  return at_done2(env, &from, &to, syscall(SYS_renameat2, from.dirfd, from.base, to.dirfd, to.base, flags));
+}
+
+/* ---- confined replacements for node:fs path calls ------------------------ */
+
+static napi_value n_open(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t flags;
+  uint32_t mode;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!get_i32(env, argv[1], &flags, FLAGS_MSG)) return NULL;
+  if (!get_u32(env, argv[2], &mode, "layerfs_native: mode must be a number")) return NULL;
+  AT_ARG(0, at);
+  return at_done(env, &at, openat(at.dirfd, at.base, flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode));
+}
+
+static napi_value n_mkdir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t mode;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_u32(env, argv[1], &mode, "layerfs_native: mode must be a number")) return NULL;
+  AT_ARG(0, at);
+  return at_done(env, &at, mkdirat(at.dirfd, at.base, (mode_t)mode));
+}
+
+static napi_value n_unlink(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  AT_ARG(0, at);
+  return at_done(env, &at, unlinkat(at.dirfd, at.base, 0));
+}
+
+static napi_value n_rmdir(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  AT_ARG(0, at);
+  return at_done(env, &at, unlinkat(at.dirfd, at.base, AT_REMOVEDIR));
+}
+
+static napi_value n_symlink(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  PATH_ARG(0, target);
+  AT_ARG(1, at);
+  return at_done(env, &at, symlinkat(target, at.dirfd, at.base));
+}
+
+static napi_value n_link(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  at_t from, to;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  PATH_ARG(0, oldp);
+  PATH_ARG(1, newp);
+  int rc = at_open2(oldp, &from, newp, &to);
+  if (rc) return mk_int(env, rc);
+  return at_done2(env, &from, &to, linkat(from.dirfd, from.base, to.dirfd, to.base, 0));
+}
+
+static napi_value n_lchown(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t uid, gid;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!get_u32(env, argv[1], &uid, "layerfs_native: uid must be a number")) return NULL;
+  if (!get_u32(env, argv[2], &gid, "layerfs_native: gid must be a number")) return NULL;
+  AT_ARG(0, at);
+  return at_done(env, &at, fchownat(at.dirfd, at.base, uid, gid, AT_SYMLINK_NOFOLLOW));
+}
+
+/*
+ * chmod without following the last name: Linux has no lchmod before fchmodat2
+ * (6.6), so the object is pinned with O_PATH and changed through its procfs
+ * link, which names that inode and nothing else.
+ */
+static napi_value n_chmod(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t mode;
+  struct stat st;
+  char proc[64];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_u32(env, argv[1], &mode, "layerfs_native: mode must be a number")) return NULL;
+  AT_ARG(0, at);
+  int fd = openat(at.dirfd, at.base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return at_done(env, &at, -1);
+  long r = fstat(fd, &st);
+  if (r == 0 && S_ISLNK(st.st_mode)) {
+    errno = EOPNOTSUPP;
+    r = -1;
+  }
+  if (r == 0) {
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    r = chmod(proc, (mode_t)mode);
+  }
+  int e = errno;
+  close(fd);
+  errno = e;
+  return at_done(env, &at, r);
+}
+
+static napi_value n_readlink(napi_env env, napi_callback_info info) {
+  napi_value argv[1], res;
+  char target[PATH_CAP];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  AT_ARG(0, at);
+  ssize_t n = readlinkat(at.dirfd, at.base, target, sizeof target);
+  if (n < 0 || n == (ssize_t)sizeof target) {
+    if (n >= 0) errno = ENAMETOOLONG;
+    return at_done(env, &at, -1);
+  }
+  if (at.owned) close(at.dirfd);
+  if (napi_create_string_utf8(env, target, (size_t)n, &res) != napi_ok) return NULL;
+  return res;
+}
+
+/*
+ * readdir(path): [names, types] with the d_type of each name (DT_UNKNOWN
+ * where the filesystem does not say), "." and ".." left out.
+ */
+static napi_value n_readdir(napi_env env, napi_callback_info info) {
+  napi_value argv[1], names, types, res, s;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  AT_ARG(0, at);
+  int fd = openat(at.dirfd, at.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return at_done(env, &at, -1);
+  if (at.owned) close(at.dirfd);
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    return mk_int(env, -e);
+  }
+  size_t cap = 256, n = 0;
+  unsigned char *tv = malloc(cap);
+  bool ok = tv != NULL && napi_create_array(env, &names) == napi_ok;
+  struct dirent *de;
+  while (ok) {
+    errno = 0;
+    de = readdir(d);
+    if (de == NULL) break;
+    const char *nm = de->d_name;
+    if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+    if (n == cap) {
+      unsigned char *grown = realloc(tv, cap *= 2);
+      if (grown == NULL) { ok = false; break; }
+      tv = grown;
+    }
+    tv[n] = de->d_type;
+    ok = napi_create_string_utf8(env, nm, NAPI_AUTO_LENGTH, &s) == napi_ok &&
+         napi_set_element(env, names, (uint32_t)n, s) == napi_ok;
+    n++;
+  }
+  int e = ok ? errno : ENOMEM;
+  closedir(d);
+  if (e != 0) {
+    free(tv);
+    return mk_int(env, -e);
+  }
+  void *copy;
+  ok = napi_create_buffer_copy(env, n, n ? tv : (void *)"", &copy, &types) == napi_ok &&
+       napi_create_array_with_length(env, 2, &res) == napi_ok &&
+       napi_set_element(env, res, 0, names) == napi_ok &&
+       napi_set_element(env, res, 1, types) == napi_ok;
+  free(tv);
+  return ok ? res : NULL;
+}
+
+/* Removes name in dirfd and everything below it, never following a symlink. */
+static int rm_at(int dirfd, const char *name, int depth) {
+  if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return 0;
+  if (errno != EISDIR) return -errno;
+  if (depth > 256) return -ELOOP;
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  DIR *d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  int rc = 0;
+  struct dirent *de;
+  while (rc == 0 && (de = readdir(d)) != NULL) {
+    const char *nm = de->d_name;
+    if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+    rc = rm_at(fd, nm, depth + 1);
+  }
+  closedir(d);
+  if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) rc = -errno;
+  return rc;
+}
+
+/* rmtree(path): rm -rf confined to the object's own tree; a missing path is no error. */
+static napi_value n_rmtree(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  AT_ARG(0, at);
+  int rc = rm_at(at.dirfd, at.base, 0);
+  if (at.owned) close(at.dirfd);
+  return mk_int(env, rc == -ENOENT ? 0 : rc);
 }
 
 static napi_value n_umount2(napi_env env, napi_callback_info info) {
@@ -752,6 +1141,18 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"utimensat", n_utimensat},
       {"futimens", n_futimens},
       {"renameat2", n_renameat2},
+      {"confine", n_confine},
+      {"open", n_open},
+      {"mkdir", n_mkdir},
+      {"unlink", n_unlink},
+      {"rmdir", n_rmdir},
+      {"symlink", n_symlink},
+      {"link", n_link},
+      {"lchown", n_lchown},
+      {"chmod", n_chmod},
+      {"readlink", n_readlink},
+      {"readdir", n_readdir},
+      {"rmtree", n_rmtree},
       {"umount2", n_umount2},
       {"copyData", n_copyData},
   };

@@ -1,6 +1,8 @@
 // The only module that touches the host filesystem (node:fs and the native addon). Calls are
 // synchronous on purpose: each FUSE request is one short syscall sequence, and plain sync calls
 // measured faster than the libuv pool here (docs/design.md); only bulk data copies go async.
+// Every call that takes a path goes through the addon, which resolves paths under a confined root
+// beneath that root without following any symlink (confine(); docs/design.md, "Confinement").
 import * as fs from 'node:fs';
 import { native } from './native';
 import { check, FsError, fromErrno } from './errors';
@@ -70,34 +72,69 @@ export interface DirEntry {
   isChr: boolean;
 }
 
+const DT_UNKNOWN = 0;
+const DT_CHR = 2;
+const DT_DIR = 4;
+
 export function readdir(path: string): DirEntry[] {
-  return fs.readdirSync(path, { withFileTypes: true }).map((d) => ({
-    name: d.name,
-    isDir: d.isDirectory(),
-    isChr: d.isCharacterDevice(),
-  }));
+  const r = native.readdir(path);
+  if (typeof r === 'number') throw fromErrno(r, path, 'readdir');
+  const [names, types] = r;
+  return names.map((name, i) => {
+    let type = types[i]!;
+    if (type === DT_UNKNOWN) {
+      // Some filesystems leave d_type out; ask the inode instead.
+      const st = lstat(`${path}/${name}`);
+      const fmt = st === undefined ? 0 : st.mode & S_IFMT;
+      type = fmt === S_IFDIR ? DT_DIR : fmt === S_IFCHR ? DT_CHR : DT_UNKNOWN;
+    }
+    return { name, isDir: type === DT_DIR, isChr: type === DT_CHR };
+  });
 }
 
-export const readlink = (path: string): string => fs.readlinkSync(path);
+/**
+ * From now on, paths under these directories (layers, workdir, volumes) resolve beneath them:
+ * a component that is a symlink or a mount fails (ELOOP/EXDEV) instead of leading elsewhere.
+ * Replaces the previous set; a daemon serves one mount.
+ */
+export function confine(roots: string[]): void {
+  check(native.confine(roots), roots.join(':'), 'confine');
+}
+
+export function readlink(path: string): string {
+  const r = native.readlink(path);
+  if (typeof r === 'number') throw fromErrno(r, path, 'readlink');
+  return r;
+}
+
+/** Opens without following a symlink in the last component (or, when confined, anywhere). */
+export function open(path: string, flags: number, mode = 0o600): number {
+  const fd = native.open(path, flags, mode);
+  if (fd < 0) throw fromErrno(fd, path, 'open');
+  return fd;
+}
+
 export const realpath = (path: string): string => fs.realpathSync(path);
-export const open = (path: string, flags: number, mode = 0o600): number => fs.openSync(path, flags, mode);
 export const close = (fd: number): void => fs.closeSync(fd);
 export const read = (fd: number, b: Buffer, len: number, pos: number): number => fs.readSync(fd, b, 0, len, pos);
 export const write = (fd: number, b: Buffer, len: number, pos: number): number => fs.writeSync(fd, b, 0, len, pos);
 export const ftruncate = (fd: number, len: number): void => fs.ftruncateSync(fd, len);
 export const fsync = (fd: number): void => fs.fsyncSync(fd);
 export const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
-export const mkdir = (path: string, mode: number): void => fs.mkdirSync(path, { mode });
-export const rmdir = (path: string): void => fs.rmdirSync(path);
-export const unlink = (path: string): void => fs.unlinkSync(path);
-export const rename = (from: string, to: string): void => fs.renameSync(from, to);
-export const symlink = (target: string, path: string): void => fs.symlinkSync(target, path);
-export const link = (existing: string, path: string): void => fs.linkSync(existing, path);
-export const lchown = (path: string, uid: number, gid: number): void => fs.lchownSync(path, uid, gid);
-export const chmod = (path: string, mode: number): void => fs.chmodSync(path, mode);
+export const mkdir = (path: string, mode: number): void => void check(native.mkdir(path, mode), path, 'mkdir');
+export const rmdir = (path: string): void => void check(native.rmdir(path), path, 'rmdir');
+export const unlink = (path: string): void => void check(native.unlink(path), path, 'unlink');
+export const rename = (from: string, to: string): void => renameat2(from, to, 0);
+export const symlink = (target: string, path: string): void => void check(native.symlink(target, path), path, 'symlink');
+export const link = (existing: string, path: string): void => void check(native.link(existing, path), path, 'link');
+export const lchown = (path: string, uid: number, gid: number): void => void check(native.lchown(path, uid, gid), path, 'lchown');
+/** chmod of the object itself; EOPNOTSUPP for a symlink (Linux has no symlink modes). */
+export const chmod = (path: string, mode: number): void => void check(native.chmod(path, mode), path, 'chmod');
+/** statfs of a layer root (roots were resolved once at mount; nothing below is followed). */
 export const statfs = (path: string): fs.StatsFs => fs.statfsSync(path);
 export const exists = (path: string): boolean => lstat(path) !== undefined;
-export const rmTree = (path: string): void => fs.rmSync(path, { recursive: true, force: true });
+/** rm -rf that never follows a symlink; a missing path is no error. */
+export const rmTree = (path: string): void => void check(native.rmtree(path), path, 'rmtree');
 
 /** rename(2) with renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT). */
 export function renameat2(from: string, to: string, flags: number): void {

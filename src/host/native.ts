@@ -1,5 +1,6 @@
 // The project's own N-API addon (native/): the syscalls Node lacks (xattrs, mknod, nanosecond
-// utimensat, renameat2, sparse-aware copy offload). Hot-path calls return -errno instead of throwing.
+// utimensat, renameat2, sparse-aware copy offload) and every path call, confined beneath the
+// registered roots (confine). Calls return -errno instead of throwing.
 import { join } from 'node:path';
 
 export interface NativeAddon {
@@ -12,6 +13,19 @@ export interface NativeAddon {
   mknod(path: string, mode: number, dev: number): number;
   utimensat(path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, nofollow: boolean): number;
   renameat2(oldPath: string, newPath: string, flags: number): number;
+  confine(roots: string[]): number;
+  open(path: string, flags: number, mode: number): number;
+  mkdir(path: string, mode: number): number;
+  unlink(path: string): number;
+  rmdir(path: string): number;
+  symlink(target: string, path: string): number;
+  link(existing: string, path: string): number;
+  lchown(path: string, uid: number, gid: number): number;
+  chmod(path: string, mode: number): number;
+  readlink(path: string): string | number;
+  /** [names, d_type of each name]; "." and ".." left out. */
+  readdir(path: string): [string[], Buffer] | number;
+  rmtree(path: string): number;
   umount2(path: string, flags: number): number;
   copyData(srcFd: number, dstFd: number, cb: (err: number, bytes: number) => void): void;
   devMajor(dev: number): number;

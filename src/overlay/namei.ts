@@ -136,6 +136,19 @@ export class Namei {
     return undefined;
   }
 
+  /** Every lower layer holding `path` in its parent's merge, top-down, down to the first whiteout. */
+  lowerCopies(path: string): number[] {
+    const dir = this.dir(parentOf(path));
+    const name = baseName(path);
+    const layers: number[] = [];
+    for (const layer of dir.lowers) {
+      const kind = this.lower.dir(layer, dir.path).names.get(name);
+      if (kind === Kind.Whiteout) break;
+      if (kind !== undefined) layers.push(layer);
+    }
+    return layers;
+  }
+
   private rootEntry(): Entry {
     const layer = this.stack.writable ? UPPER : 1;
     const hostPath = this.stack.roots[layer]!;

@@ -47,6 +47,8 @@ export class Overlay extends EventEmitter {
     opts: OverlayOptions,
   ) {
     super();
+    const volumes = opts.volumes ?? [];
+    host.confine([...stack.roots.filter((r) => r !== ''), ...(stack.work === undefined ? [] : [stack.work]), ...volumes.map((v) => v.hostDir)]);
     const cleaned = prepareWorkdir(stack);
     if (cleaned > 0) opts.log.warn({ op: 'mount', count: cleaned }, 'removed leftovers of an interrupted operation from workdir');
     const format = opts.format ?? (stack.workTmp === undefined ? 'kernel' : probeFormat(stack.workTmp));
@@ -63,7 +65,7 @@ export class Overlay extends EventEmitter {
     this.dirOps = new DirOps(this.ctx, this.copyUp);
     this.files = new FileOps(this.ctx, this.copyUp, this.dirOps);
     this.attrs = new AttrOps(this.ctx, this.copyUp);
-    this.volumes = new Volumes(opts.volumes ?? []);
+    this.volumes = new Volumes(volumes);
     this.volumes.list.forEach((v) => this.makeMountpoint(v));
     this.on('change', (ev: OverlayEvent) => {
       if (ev.op === 'copy-up' && ev.bytes !== undefined) this.files.followCopyUp(ev.path, stack.hostPath(0, ev.path));

@@ -28,7 +28,8 @@ export function parseVolume(spec: string): Volume {
   if (!path.startsWith('/') || path === '/') throw new Error(`volume ${spec}: the path inside the mount must be absolute and not /`);
   const st = host.lstat(hostDir);
   if (st === undefined || !host.isDir(st)) throw new Error(`volume ${spec}: ${hostDir} is not a directory`);
-  return { path: path.replace(/\/$/, ''), hostDir };
+  // Resolved once, like a layer root: nothing below it is followed (host.confine).
+  return { path: path.replace(/\/$/, ''), hostDir: host.realpath(hostDir) };
 }
 
 export class Volumes {

@@ -116,6 +116,42 @@ with tarfile.open(${JSON.stringify(file)}, 'w') as tf:
   t.same(readdirSync(store.layersDir), []);
 });
 
+t.test('hostile tarballs: writes through a symlink member, devices, a huge truncated entry', { skip }, async (t) => {
+  const { base, store } = setup(t);
+  const outside = join(base, 'outside');
+  mkdirSync(outside);
+  execFileSync('python3', ['-c', `
+import tarfile, io
+def add(tf, name, kind=tarfile.REGTYPE, link='', data=b'pwned', dev=(0, 0)):
+    ti = tarfile.TarInfo(name); ti.type = kind; ti.linkname = link
+    ti.devmajor, ti.devminor = dev
+    if kind == tarfile.REGTYPE: ti.size = len(data)
+    tf.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+with tarfile.open('${base}/abs-link.tar', 'w') as tf:
+    add(tf, 'esc', tarfile.SYMTYPE, '${outside}'); add(tf, 'esc/pwned')
+with tarfile.open('${base}/rel-link.tar', 'w') as tf:
+    add(tf, 'd', tarfile.DIRTYPE); add(tf, 'd/up', tarfile.SYMTYPE, '../../outside'); add(tf, 'd/up/pwned')
+with tarfile.open('${base}/dev.tar', 'w') as tf:
+    add(tf, 'null', tarfile.CHRTYPE, dev=(1, 3)); add(tf, 'ok', data=b'x' * 100)
+with tarfile.open('${base}/huge.tar', 'w') as tf:
+    add(tf, 'big', data=b'x' * 100)
+b = bytearray(open('${base}/huge.tar', 'rb').read())
+b[124:136] = b'%011o\\0' % (1 << 30); b[148:156] = b' ' * 8   # claims 1 GiB, holds 100 bytes
+b[148:156] = b'%06o\\0 ' % sum(b[:512])
+open('${base}/huge.tar', 'wb').write(bytes(b[:1024]))
+`]);
+  await t.rejects(importLayer(store, join(base, 'abs-link.tar')), { message: /esc\/pwned: Cannot open: Not a directory/ });
+  await t.rejects(importLayer(store, join(base, 'rel-link.tar')), { message: /d\/up\/pwned: Cannot open: Not a directory/ });
+  await t.rejects(importLayer(store, join(base, 'huge.tar')), { message: /tar failed/ });
+  t.same(readdirSync(outside), [], 'nothing was written through a symlink member');
+  t.same(listLayers(store), [], 'no refused layer is listed');
+  // A device node is ordinary in a root filesystem (/dev/null): it is kept, inside the layer.
+  const { layer } = await importLayer(store, join(base, 'dev.tar'));
+  const st = host.lstat(join(layerDiff(store, layer.Id), 'null'))!;
+  t.equal(st.mode & host.S_IFMT, host.S_IFCHR);
+  t.same(readdirSync(store.tmpDir), [], 'no staging left');
+});
+
 t.test('TarChecker reads pax and GNU long names', async (t) => {
   const tmp = tempDir('layerfs-tc-');
   t.teardown(tmp.remove);

@@ -4,8 +4,7 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { LayerStack, UPPER } from '../../overlay/layers';
-import { baseName, Namei, parentOf } from '../../overlay/namei';
-import { Kind } from '../../overlay/lower-index';
+import { Namei } from '../../overlay/namei';
 import { Volumes } from '../../overlay/volumes';
 import { isDir } from '../../host/fs';
 import { FSTYPE } from '../../daemon/daemon';
@@ -42,12 +41,9 @@ export function explain(mnt: string, rel: string): Origin {
   const entry = namei.lookup(rel);
   const hides: Origin['hides'] = [];
   if (rel !== '/') {
-    const dir = namei.dir(parentOf(rel));
     const merged = entry !== undefined && isDir(entry.stat) ? namei.dir(rel).lowers : [];
-    for (const layer of dir.lowers) {
-      const kind = namei.lower.dir(layer, dir.path).names.get(baseName(rel));
-      if (kind === Kind.Whiteout) break;
-      if (kind === undefined || layer === entry?.layer) continue;
+    for (const layer of namei.lowerCopies(rel)) {
+      if (layer === entry?.layer) continue;
       hides.push({ layer: stack.label(layer), hostPath: stack.hostPath(layer, rel), merged: merged.includes(layer) });
     }
   }
