@@ -3,7 +3,7 @@
 // object by another in upper is a single rename, so a crash leaves the old state or the new one.
 import { join } from 'node:path';
 import * as host from '../host/fs';
-import { FsError } from '../host/errors';
+import { errorCode, FsError } from '../host/errors';
 import { UPPER } from './layers';
 import { baseName, parentOf, type Entry } from './namei';
 import { isEmptyMerged } from './readdir';
@@ -11,6 +11,8 @@ import { hasMarker, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeK
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 import { isHiddenName, type HiddenFiles } from './hidden';
+
+const DAEMON_GID = process.getegid?.() ?? 0;
 
 interface NewObject {
   /** Creates the object at a host path. */
@@ -37,14 +39,13 @@ export class DirOps {
     if (this.ctx.namei.child(parent, name) !== undefined) throw new FsError('EEXIST', path);
     const parentHost = this.copyUp.ensureUpperDir(parent.path);
     const dest = join(parentHost, name);
-    const parentStat = host.mustLstat(parentHost);
-    const existing = host.lstat(dest);
-    if (existing !== undefined && isWhiteout(existing)) {
+    // The name is not visible, so what upper may hold there is a whiteout: try the common case first.
+    if (!this.tryMake(dest, obj)) {
       // overlayfs: build the object in workdir and rename it over the whiteout in one step;
       // a directory made over a whiteout is opaque so the old lower content stays hidden.
       const tmp = this.copyUp.tmpPath();
       obj.make(tmp);
-      this.own(tmp, caller, parentStat, obj);
+      this.own(tmp, caller, parentHost, obj);
       if (obj.isDir) {
         markOpaque(tmp, this.ctx.format);
         host.renameat2(tmp, dest, host.RENAME_EXCHANGE);
@@ -53,10 +54,10 @@ export class DirOps {
         host.rename(tmp, dest);
       }
     } else {
-      obj.make(dest);
       try {
-        this.own(dest, caller, parentStat, obj);
-        if (hasMarker(parentHost, name)) {
+        this.own(dest, caller, parentHost, obj);
+        // An OCI-format marker only ever hides a name that a lower layer holds.
+        if (this.ctx.namei.lowerTop(parent, name) !== undefined && hasMarker(parentHost, name)) {
           if (obj.isDir) markOpaque(dest, this.ctx.format);
           host.unlink(markerPath(parentHost, name));
         }
@@ -71,9 +72,26 @@ export class DirOps {
     this.ctx.emit({ op: obj.isDir ? 'mkdir' : 'create', path });
   }
 
-  /** New objects belong to the caller; the group follows a setgid parent, as on any Linux fs. */
-  private own(hostPath: string, caller: Caller, parent: host.Stat, obj: NewObject): void {
-    if (!obj.owned || !this.ctx.privileged) return;
+  /** Makes the object at dest; false when a whiteout is in the way (EEXIST on an invisible name). */
+  private tryMake(dest: string, obj: NewObject): boolean {
+    try {
+      obj.make(dest);
+      return true;
+    } catch (err) {
+      const existing = errorCode(err) === 'EEXIST' ? host.lstat(dest) : undefined;
+      if (existing !== undefined && isWhiteout(existing)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * New objects belong to the caller; the group follows a setgid parent, as on any Linux fs. The
+   * daemon runs as root, so what a root caller creates already has the right owner and group
+   * (the host applies a setgid parent itself).
+   */
+  private own(hostPath: string, caller: Caller, parentHost: string, obj: NewObject): void {
+    if (!obj.owned || !this.ctx.privileged || (caller.uid === 0 && caller.gid === DAEMON_GID)) return;
+    const parent = host.mustLstat(parentHost);
     host.lchown(hostPath, caller.uid, parent.mode & 0o2000 ? parent.gid : caller.gid);
   }
 
