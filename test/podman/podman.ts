@@ -54,6 +54,13 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
     t.same(await daemonsGone(lfs.dir), [], 'and the daemon exited');
   });
 
+  await t.test('--uidmap is refused with a clear message, leaving nothing mounted', async (t) => {
+    const r = await lfs.run('podman', ['run', '--rm', '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536', BASE_IMAGE, 'true'], { allowFail: true });
+    t.not(r.code, 0);
+    t.match(r.stderr, /layerfs: option uidmapping is not supported: layerfs does not map file owners/);
+    t.same(mountsUnder(lfs.dir).filter((m) => m.fstype === 'fuse.layerfs'), []);
+  });
+
   await t.test('apt-get install inside a container', { timeout: 900_000 }, async (t) => {
     const out = await lfs.podman('run', '--rm', BASE_IMAGE, 'sh', '-ec',
       'apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null; jq --version; dpkg -s jq | grep Status');
