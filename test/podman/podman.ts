@@ -8,14 +8,15 @@
 // `make test-podman` (LAYERFS_PODMAN=1), which installs podman, skopeo, debootstrap and runc.
 // Two private stores under a temporary directory; no file under /etc/containers is read or changed.
 import t, { type Test } from 'tap';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cannotMount, fstypeAt, layerfs, LAYERFS } from '../fixtures/mounts';
+import { cannotMount, fstypeAt, layerfs, LAYERFS, run } from '../fixtures/mounts';
 import { BASE_IMAGE, daemonsGone, debianRootfs, missingTools, mountsUnder, podmanStore, treeListing, type PodmanStore } from '../fixtures/podman';
 
 const skip = process.env.LAYERFS_PODMAN !== '1' ? 'long and networked: make test-podman runs it' : cannotMount() || missingTools();
 const VERSION = (require('../../package.json') as { version: string }).version;
 const BUILT = 'localhost/layerfs-test/built:latest';
+const CARRIED = 'localhost/layerfs-test/carried:latest';
 
 const CONTAINERFILE = `FROM ${BASE_IMAGE}
 COPY hello.txt /opt/layerfs/hello.txt
@@ -40,15 +41,15 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
 
   await t.test('podman run cat /etc/os-release', async (t) => {
     const out = await lfs.podman('run', '--rm', BASE_IMAGE, 'cat', '/etc/os-release');
-    t.match(out, /^PRETTY_NAME="Debian GNU\/Linux 12 \(bookworm\)"$/m);
-    t.match(out, /^VERSION_CODENAME=bookworm$/m);
+    t.match(out, /^PRETTY_NAME="Debian GNU\/Linux 12 \(bookworm\)"$/m, 'Debian 12');
+    t.match(out, /^VERSION_CODENAME=bookworm$/m, 'bookworm');
   });
 
   await t.test("a running container's root is a layerfs mount, and ends with it", async (t) => {
     const id = (await lfs.podman('run', '-d', BASE_IMAGE, 'sleep', '300')).trim();
     const merged = (await lfs.podman('inspect', '--format', '{{.GraphDriver.Data.MergedDir}}', id)).trim();
     t.equal(fstypeAt(merged), 'fuse.layerfs', `${merged} is served by layerfs`);
-    t.equal((await lfs.podman('exec', id, 'sh', '-c', 'echo inside > /tmp/f && cat /tmp/f')).trim(), 'inside');
+    t.equal((await lfs.podman('exec', id, 'sh', '-c', 'echo inside > /tmp/f && cat /tmp/f')).trim(), 'inside', 'podman exec writes and reads through it');
     await lfs.podman('rm', '--force', '--time', '0', id);
     t.equal(fstypeAt(merged), undefined, 'podman unmounted it (fusermount3 -u)');
     t.same(await daemonsGone(lfs.dir), [], 'and the daemon exited');
@@ -56,16 +57,16 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
 
   await t.test('--uidmap is refused with a clear message, leaving nothing mounted', async (t) => {
     const r = await lfs.run('podman', ['run', '--rm', '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536', BASE_IMAGE, 'true'], { allowFail: true });
-    t.not(r.code, 0);
-    t.match(r.stderr, /layerfs: option uidmapping is not supported: layerfs does not map file owners/);
-    t.same(mountsUnder(lfs.dir).filter((m) => m.fstype === 'fuse.layerfs'), []);
+    t.not(r.code, 0, 'podman run fails');
+    t.match(r.stderr, /layerfs: option uidmapping is not supported: layerfs does not map file owners/, 'layerfs says why');
+    t.same(mountsUnder(lfs.dir).filter((m) => m.fstype === 'fuse.layerfs'), [], 'nothing mounted');
   });
 
   await t.test('apt-get install inside a container', { timeout: 900_000 }, async (t) => {
     const out = await lfs.podman('run', '--rm', BASE_IMAGE, 'sh', '-ec',
       'apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null; jq --version; dpkg -s jq | grep Status');
-    t.match(out, /^jq-1\.6\n/);
-    t.match(out, /Status: install ok installed/);
+    t.match(out, /^jq-1\.6\n/, 'the installed jq runs');
+    t.match(out, /Status: install ok installed/, 'dpkg recorded it');
   });
 
   await t.test('podman build: layerfs and the kernel overlay build the same image', { timeout: 1_800_000 }, async (t) => {
@@ -76,7 +77,7 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
     const listings: string[][] = [];
     for (const s of [lfs, native]) {
       await s.podman('build', '--network', 'host', '-t', BUILT, ctx);
-      listings.push(await imageListing(s));
+      listings.push(await imageListing(s, BUILT));
     }
     const [viaLayerfs, viaKernel] = listings as [string[], string[]];
     t.ok(viaLayerfs.length > 5000, `a whole Debian tree (${viaLayerfs.length} entries)`);
@@ -84,7 +85,18 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
       'the recreated /usr/share/doc holds only what the last step put there');
     t.same(viaLayerfs, viaKernel, 'the same content as the build on the kernel overlay');
     const out = await lfs.podman('run', '--rm', BUILT, 'sh', '-c', 'cat /etc/debian_version /opt/layerfs/hello.txt; ls -A /usr/share/doc');
-    t.equal(out, 'back\nhello\nmore\napt\nlink\nnew\n');
+    t.equal(out, 'back\nhello\nmore\napt\nlink\nnew\n', 'a container of the built image sees the last steps');
+
+    // The layers as they leave the store: layerfs writes kernel whiteouts (0/0 devices, opaque
+    // xattrs) into an upper, which podman must turn into .wh. entries when it commits a step.
+    const archive = join(base, 'built.tar');
+    await lfs.podman('save', '--format', 'oci-archive', '-o', archive, BUILT);
+    const steps = await stepLayers(archive, join(base, 'built'));
+    t.equal(steps.length, 5, 'COPY and four RUN steps, a layer each');
+    t.same(steps.flatMap((l) => l.split('\n').filter((e) => e.startsWith('c'))), [], 'no device node in a step layer');
+    t.match(steps.join('\n'), /usr\/share\/doc\/\.wh\./, 'the deletions as .wh. entries');
+    await native.run('skopeo', ['copy', '--quiet', `oci-archive:${archive}`, `containers-storage:${CARRIED}`]);
+    t.same(await imageListing(native, CARRIED), viaKernel, 'carried to the kernel-overlay store, the layerfs build reads the same');
   });
 
   await t.test("an image exported by layerfs's store runs in podman", { timeout: 900_000 }, async (t) => {
@@ -98,14 +110,26 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
   t.same(await daemonsGone(lfs.dir), [], 'no layerfs daemon is left');
 });
 
-/** The built image's tree as podman mounts it (through layerfs in the layerfs store). */
-async function imageListing(s: PodmanStore): Promise<string[]> {
-  const root = (await s.podman('image', 'mount', BUILT)).trim();
+/** An image's tree as podman mounts it (through layerfs in the layerfs store). */
+async function imageListing(s: PodmanStore, image: string): Promise<string[]> {
+  const root = (await s.podman('image', 'mount', image)).trim();
   try {
     return await treeListing(root);
   } finally {
-    await s.podman('image', 'unmount', BUILT);
+    await s.podman('image', 'unmount', image);
   }
+}
+
+/** `tar -tv` of each layer above the base of the single image in an oci-archive. */
+async function stepLayers(archive: string, dir: string): Promise<string[]> {
+  mkdirSync(dir);
+  await run('tar', ['-C', dir, '-xf', archive]);
+  const blob = (digest: string): string => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { layers: { digest: string }[] };
+  const out: string[] = [];
+  for (const l of manifest.layers.slice(1)) out.push((await run('tar', ['-tvf', blob(l.digest)], { maxBuffer: 64 << 20 })).stdout);
+  return out;
 }
 
 /** layerfs's own store: the Debian layer, a container changed and committed, exported as an oci-archive. */
