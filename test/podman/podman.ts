@@ -35,7 +35,7 @@ t.test('podman with layerfs as mount_program', { skip, timeout: 3_600_000 }, asy
   const native = await podmanStore(t, join(base, 'native'));
 
   // podman runs `layerfs --version` for this
-  const info = JSON.parse(await lfs.podman('info', '--format', 'json')) as { store: { graphOptions: Record<string, { Executable: string; Version: string }> } };
+  const info = JSON.parse(await lfs.podman('info', '--format', 'json')) as { store: { graphOptions: Record<string, { Executable: string; Package: string; Version: string }> } };
   t.same(info.store.graphOptions['overlay.mount_program'], { Executable: LAYERFS, Package: 'Unknown', Version: VERSION }, 'podman uses layerfs as its mount_program');
   for (const s of [lfs, native]) await s.podman('import', '--change', 'CMD ["/bin/bash"]', rootfs, BASE_IMAGE);
 
