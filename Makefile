@@ -3,7 +3,7 @@ SHELL := /bin/bash
 APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
 NODE_DEPS := node_modules/.deps-stamp
 
-.PHONY: all deps sysdeps build install uninstall test-random test-crash test-oci demo test test-unit test-integration bench stress check clean
+.PHONY: all deps sysdeps build install uninstall test-random test-crash test-oci test-podman demo test test-unit test-integration bench stress check clean
 
 all: build
 
@@ -53,6 +53,18 @@ test-random: build
 test-oci: build
 	@dpkg -s umoci >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq umoci >/dev/null; }
 	npx tap test/integration/oci.ts test/store/oci.ts
+
+# podman with layerfs as its overlay mount_program, against the same build on the kernel overlay
+# (test/podman/podman.ts; installs podman, skopeo, debootstrap, runc when missing). Needs
+# the Debian mirror; the debootstrapped rootfs is cached in /var/cache/layerfs-test (LAYERFS_PODMAN_CACHE).
+PODMAN_PACKAGES := podman skopeo debootstrap runc
+test-podman: build
+	@missing=$$(for p in $(PODMAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	LAYERFS_PODMAN=1 npx tap --disable-coverage --timeout 3600 test/podman/podman.ts
 
 test-crash: build
 	LAYERFS_KILL_POINTS=$${LAYERFS_KILL_POINTS:-300} npx tap --disable-coverage test/integration/faults.ts

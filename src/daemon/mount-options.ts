@@ -17,6 +17,9 @@ export interface ParsedOptions extends LayerStackOptions {
 const KERNEL_DEFAULTS: Record<string, string> = {
   redirect_dir: 'off', index: 'off', xino: 'off', metacopy: 'off', nfs_export: 'off', uuid: 'on',
 };
+// fuse-overlayfs's ownership shifting, which podman passes with --uidmap, --gidmap or --userns.
+// layerfs shows files with their owners on disk: ignoring these would give the container wrong owners.
+const OWNER_MAPPINGS = new Set(['uidmapping', 'gidmapping']);
 // Flags mount(8) and mount.fuse add to every mount; the kernel applies them to the mount itself.
 const VFS_FLAGS = new Set(['rw', 'dev', 'nodev', 'suid', 'nosuid', 'exec', 'noexec', 'atime', 'noatime', 'relatime',
   'strictatime', 'nodiratime', 'sync', 'async', 'auto', 'noauto', 'user', 'nouser', 'users', 'defaults', '_netdev', 'nofail']);
@@ -104,6 +107,9 @@ function applyOption(parsed: ParsedOptions, key: string, value: string | undefin
   if (key === 'context') {
     parsed.ignored.push(key);
     return;
+  }
+  if (OWNER_MAPPINGS.has(key)) {
+    throw new OptionError(`option ${key} is not supported: layerfs does not map file owners (podman passes it for --uidmap, --gidmap or --userns)`);
   }
   if (VFS_FLAGS.has(key) && value === undefined) return;
   if (FUSE_TIMEOUTS.has(key)) {

@@ -64,6 +64,12 @@ t.test('unknown options are refused with their value in the message', async (t) 
   fails(t, ['userxattr'], /unknown mount option userxattr/);
 });
 
+t.test("podman's owner mappings are refused, saying why", async (t) => {
+  const base = 'lowerdir=/l,upperdir=/u,workdir=/w,,volatile';
+  fails(t, [`${base},uidmapping=:0:100000:65536,gidmapping=:0:100000:65536`], /^option uidmapping is not supported: layerfs does not map file owners \(podman passes it for --uidmap/);
+  fails(t, [`${base},gidmapping=0:100000:65536`], /^option gidmapping is not supported/);
+});
+
 t.test('kernel features are accepted only at the default layerfs implements', async (t) => {
   const p = parseMountOptions(['redirect_dir=off,index=off,xino=off,metacopy=off,nfs_export=off,uuid=on']);
   t.same(p.fuse, [], 'the defaults are accepted and change nothing');
