@@ -1,7 +1,7 @@
 // Where running daemons leave their pid, log and state: one JSON file per mountpoint under the
 // run directory ($LAYERFS_RUN_DIR, else /run/layerfs for root, else $XDG_RUNTIME_DIR/layerfs).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -68,8 +68,15 @@ export function runningMounts(): MountState[] {
   return states;
 }
 
+/** Forgets a mount. Its log goes too when empty; one with warnings, errors or a trace stays to be read. */
 export function removeState(mountpoint: string): void {
-  rmSync(statePaths(mountpoint).state, { force: true });
+  const { state, log } = statePaths(mountpoint);
+  rmSync(state, { force: true });
+  try {
+    if (statSync(log).size === 0) rmSync(log, { force: true });
+  } catch {
+    /* no log */
+  }
 }
 
 /**
