@@ -39,7 +39,7 @@ test: build
 	npx tap
 
 test-unit: build
-	npx tap test/overlay test/daemon test/fuse
+	npx tap test/host test/overlay test/daemon test/fuse
 
 test-integration: build
 	npx tap test/integration

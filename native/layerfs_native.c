@@ -379,10 +379,11 @@ static const char *at_path(const at_t *at, char *buf) {
   return buf;
 }
 
+/* The path buffer lives in the function's scope: var.base points into it. */
 #define AT_ARG(idx, var)                                                     \
+  PATH_ARG(idx, var##_p);                                                    \
   at_t var;                                                                  \
   do {                                                                       \
-    PATH_ARG(idx, var##_p);                                                  \
     int rc_ = at_open(var##_p, &var);                                        \
     if (rc_) return mk_int(env, rc_);                                        \
   } while (0)
