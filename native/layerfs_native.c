@@ -845,6 +845,10 @@ static napi_value n_readlink(napi_env env, napi_callback_info info) {
   return res;
 }
 
+static bool is_dot(const char *nm) {
+  return nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'));
+}
+
 /*
  * readdir(path): [names, types] with the d_type of each name (DT_UNKNOWN
  * where the filesystem does not say), "." and ".." left out.
@@ -871,7 +875,7 @@ static napi_value n_readdir(napi_env env, napi_callback_info info) {
     de = readdir(d);
     if (de == NULL) break;
     const char *nm = de->d_name;
-    if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+    if (is_dot(nm)) continue;
     if (n == cap) {
       unsigned char *grown = realloc(tv, cap *= 2);
       if (grown == NULL) { ok = false; break; }
@@ -914,7 +918,7 @@ static int rm_at(int dirfd, const char *name, int depth) {
   struct dirent *de;
   while (rc == 0 && (de = readdir(d)) != NULL) {
     const char *nm = de->d_name;
-    if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+    if (is_dot(nm)) continue;
     rc = rm_at(fd, nm, depth + 1);
   }
   closedir(d);

@@ -5,7 +5,6 @@
 // entry's attributes made the daemon's memory grow with the size of the tree browsed.
 import { join } from 'node:path';
 import * as host from '../host/fs';
-import type { Stat } from '../host/fs';
 import { hasOpaqueXattr, hiddenByMarker, isWhiteout, OCI_OPAQUE } from './whiteout';
 import type { LayerStack } from './layers';
 
@@ -40,11 +39,6 @@ export class LowerIndex {
       cache.set(path, idx);
     }
     return idx;
-  }
-
-  /** lstat of an entry of a lower directory. */
-  stat(layer: number, dirPath: string, name: string): Stat | undefined {
-    return host.lstat(join(this.stack.hostPath(layer, dirPath), name));
   }
 
   private read(hostPath: string): DirIndex {

@@ -116,14 +116,15 @@ export class Namei {
       if (low !== undefined && hasMarker(this.stack.hostPath(UPPER, dir.path), name)) return undefined;
     }
     if (low === undefined) return undefined;
-    const stat = this.lower.stat(low, dir.path, name);
+    const hostPath = this.stack.hostPath(low, path);
+    const stat = host.lstat(hostPath);
     if (stat === undefined) return undefined;
-    return { path, layer: low, hostPath: this.stack.hostPath(low, path), stat, lowerBelow: true };
+    return { path, layer: low, hostPath, stat, lowerBelow: true };
   }
 
-  /** lstat of the copy of `path` in a lower layer (cached). */
+  /** lstat of the copy of `path` in a lower layer. */
   lowerStat(layer: number, path: string): Stat | undefined {
-    return path === '/' ? host.lstat(this.stack.roots[layer]!) : this.lower.stat(layer, parentOf(path), baseName(path));
+    return host.lstat(this.stack.hostPath(layer, path));
   }
 
   /** The top-most lower layer where `name` is visible in dir, ignoring upper; undefined if none. */
