@@ -1,6 +1,7 @@
 // The FUSE adapter: fuse-native's ops table translated to Overlay calls. It knows nothing of
 // layers; it decodes arguments, reads the caller's identity, replies exactly once per request,
-// and turns errors into negative errnos (unexpected ones are logged: they are bugs).
+// and turns errors into negative errnos (unexpected ones are logged: they are bugs). No flush
+// handler: there is nothing to flush, and the ENOSYS answer makes the kernel stop sending it.
 import type { Logger } from 'pino';
 import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
@@ -62,7 +63,6 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       runCount('read', path, () => ovl.read(fh, buf, len, pos), cb),
     write: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Reply) =>
       runCount('write', path, () => ovl.write(fh, buf, len, pos), cb),
-    flush: (_path: string, _fh: number, cb: Reply) => cb(0),
     fsync: (path: string, datasync: number, fh: number, cb: Reply) =>
       run('fsync', path, () => ovl.fsync(fh, datasync !== 0), cb),
     fsyncdir: (path: string, _datasync: number, _fh: number, cb: Reply) => run('fsyncdir', path, () => ovl.fsyncdir(path), cb),
