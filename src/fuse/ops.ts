@@ -40,6 +40,37 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     }
   }
 
+  /**
+   * A change (chmod, mkdir, ...) answers with the attributes after it: libfuse asks for them at
+   * once, and fuse-native answers that getattr from this reply instead of calling us again.
+   */
+  function change(op: string, path: string, fn: () => void | Promise<void>, cb: Reply): void {
+    const after = (): Uint32Array | undefined => {
+      try {
+        return toFuseStat(ovl.getattr(path));
+      } catch {
+        return undefined; // libfuse's own getattr then asks us and gets the error
+      }
+    };
+    run(op, path, () => {
+      const done = fn();
+      return done instanceof Promise ? done.then(after) : after();
+    }, cb);
+  }
+
+  /**
+   * Each entry's attributes go with the listing: libfuse turns them into d_type and d_ino, so
+   * find, fts and ls -f need no getattr for what is not a directory. None for a name that
+   * vanished meanwhile (its type stays unknown).
+   */
+  function entryStat(dir: string, name: string): Uint32Array | undefined {
+    try {
+      return toFuseStat(ovl.getattr(dir === '/' ? `/${name}` : `${dir}/${name}`));
+    } catch {
+      return undefined;
+    }
+  }
+
   function fail(op: string, path: string, err: unknown): number {
     const errno = toErrno(err);
     if (errno === EIO) log.error({ op, path, err }, 'unexpected failure');
@@ -50,7 +81,9 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   return {
     getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, toFuseStat),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
-    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)], cb),
+    readdir: (path: string, cb: Reply) =>
+      run('readdir', path, () => ovl.readdir(path), (err: number, names?: string[]) =>
+        names === undefined ? cb(err) : cb(0, ['.', '..', ...names], [undefined, undefined, ...names.map((n) => entryStat(path, n))])),
     readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
     statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
     access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),
@@ -67,28 +100,28 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       run('fsync', path, () => ovl.fsync(fh, datasync !== 0), cb),
     fsyncdir: (path: string, _datasync: number, _fh: number, cb: Reply) => run('fsyncdir', path, () => ovl.fsyncdir(path), cb),
     release: (path: string, fh: number, cb: Reply) => run('release', path, () => ovl.release(fh), cb),
-    truncate: (path: string, size: number, cb: Reply) => run('truncate', path, () => ovl.truncate(path, size), cb),
+    truncate: (path: string, size: number, cb: Reply) => change('truncate', path, () => ovl.truncate(path, size), cb),
     ftruncate: (path: string, fh: number, size: number, cb: Reply) =>
       run('ftruncate', path, () => ovl.ftruncate(fh, size), cb),
-    chmod: (path: string, mode: number, cb: Reply) => run('chmod', path, () => ovl.chmod(path, mode), cb),
-    chown: (path: string, uid: number, gid: number, cb: Reply) => run('chown', path, () => ovl.chown(path, uid, gid), cb),
+    chmod: (path: string, mode: number, cb: Reply) => change('chmod', path, () => ovl.chmod(path, mode), cb),
+    chown: (path: string, uid: number, gid: number, cb: Reply) => change('chown', path, () => ovl.chown(path, uid, gid), cb),
     utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Reply) =>
-      run('utimens', path, () => ovl.utimens(path, aSec, aNsec, mSec, mNsec), cb),
+      change('utimens', path, () => ovl.utimens(path, aSec, aNsec, mSec, mNsec), cb),
     mkdir: (path: string, mode: number, cb: Reply) => {
       const who = caller();
-      run('mkdir', path, () => ovl.mkdir(path, mode, who), cb);
+      change('mkdir', path, () => ovl.mkdir(path, mode, who), cb);
     },
     mknod: (path: string, mode: number, dev: number, cb: Reply) => {
       const who = caller();
-      run('mknod', path, () => ovl.mknod(path, mode, dev, who), cb);
+      change('mknod', path, () => ovl.mknod(path, mode, dev, who), cb);
     },
     symlink: (target: string, path: string, cb: Reply) => {
       const who = caller();
-      run('symlink', path, () => ovl.symlink(target, path, who), cb);
+      change('symlink', path, () => ovl.symlink(target, path, who), cb);
     },
     link: (existing: string, path: string, cb: Reply) => {
       const who = caller();
-      run('link', path, () => ovl.link(existing, path, who), cb);
+      change('link', path, () => ovl.link(existing, path, who), cb);
     },
     unlink: (path: string, cb: Reply) => run('unlink', path, () => ovl.unlink(path), cb),
     rmdir: (path: string, cb: Reply) => run('rmdir', path, () => ovl.rmdir(path), cb),
