@@ -58,19 +58,6 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     }, cb);
   }
 
-  /**
-   * Each entry's attributes go with the listing: libfuse turns them into d_type and d_ino, so
-   * find, fts and ls -f need no getattr for what is not a directory. None for a name that
-   * vanished meanwhile (its type stays unknown).
-   */
-  function entryStat(dir: string, name: string): Uint32Array | undefined {
-    try {
-      return toFuseStat(ovl.getattr(dir === '/' ? `/${name}` : `${dir}/${name}`));
-    } catch {
-      return undefined;
-    }
-  }
-
   function fail(op: string, path: string, err: unknown): number {
     const errno = toErrno(err);
     if (errno === EIO) log.error({ op, path, err }, 'unexpected failure');
@@ -81,9 +68,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   return {
     getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, toFuseStat),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
-    readdir: (path: string, cb: Reply) =>
-      run('readdir', path, () => ovl.readdir(path), (err: number, names?: string[]) =>
-        names === undefined ? cb(err) : cb(0, ['.', '..', ...names], [undefined, undefined, ...names.map((n) => entryStat(path, n))])),
+    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)], cb),
     readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
     statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
     access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),
