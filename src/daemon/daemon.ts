@@ -96,7 +96,9 @@ export class Daemon {
       const c = this.fuse.contextArray;
       return { uid: c[0]!, gid: c[1]!, pid: c[2]!, umask: c[3]! };
     });
-    this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, options: fuseOptions(opts.stack, opts.fuseFlags) });
+    this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, fsync: !this.ovl.ctx.volatile, options: fuseOptions(opts.stack, opts.fuseFlags) });
+    // Data ops on open files are served by fuse-native from the handle's descriptor (no JS hop).
+    this.ovl.files.onDescriptor = (fh, fd) => this.fuse.setFd(fh, fd);
     this.finished = new Promise((res) => (this.finish = res));
   }
 

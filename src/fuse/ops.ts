@@ -1,6 +1,7 @@
 // The FUSE adapter: fuse-native's ops table translated to Overlay calls. It knows nothing of
 // layers; it decodes arguments, reads the caller's identity, replies exactly once per request,
-// and turns errors into negative errnos (unexpected ones are logged: they are bugs).
+// and turns errors into negative errnos (unexpected ones are logged: they are bugs). No flush
+// handler: there is nothing to flush, and the ENOSYS answer makes the kernel stop sending it.
 import type { Logger } from 'pino';
 import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
@@ -39,6 +40,24 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     }
   }
 
+  /**
+   * A change (chmod, mkdir, ...) answers with the attributes after it: libfuse asks for them at
+   * once, and fuse-native answers that getattr from this reply instead of calling us again.
+   */
+  function change(op: string, path: string, fn: () => void | Promise<void>, cb: Reply): void {
+    const after = (): Uint32Array | undefined => {
+      try {
+        return toFuseStat(ovl.getattr(path));
+      } catch {
+        return undefined; // libfuse's own getattr then asks us and gets the error
+      }
+    };
+    run(op, path, () => {
+      const done = fn();
+      return done instanceof Promise ? done.then(after) : after();
+    }, cb);
+  }
+
   function fail(op: string, path: string, err: unknown): number {
     const errno = toErrno(err);
     if (errno === EIO) log.error({ op, path, err }, 'unexpected failure');
@@ -62,33 +81,32 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       runCount('read', path, () => ovl.read(fh, buf, len, pos), cb),
     write: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Reply) =>
       runCount('write', path, () => ovl.write(fh, buf, len, pos), cb),
-    flush: (_path: string, _fh: number, cb: Reply) => cb(0),
     fsync: (path: string, datasync: number, fh: number, cb: Reply) =>
       run('fsync', path, () => ovl.fsync(fh, datasync !== 0), cb),
     fsyncdir: (path: string, _datasync: number, _fh: number, cb: Reply) => run('fsyncdir', path, () => ovl.fsyncdir(path), cb),
     release: (path: string, fh: number, cb: Reply) => run('release', path, () => ovl.release(fh), cb),
-    truncate: (path: string, size: number, cb: Reply) => run('truncate', path, () => ovl.truncate(path, size), cb),
+    truncate: (path: string, size: number, cb: Reply) => change('truncate', path, () => ovl.truncate(path, size), cb),
     ftruncate: (path: string, fh: number, size: number, cb: Reply) =>
       run('ftruncate', path, () => ovl.ftruncate(fh, size), cb),
-    chmod: (path: string, mode: number, cb: Reply) => run('chmod', path, () => ovl.chmod(path, mode), cb),
-    chown: (path: string, uid: number, gid: number, cb: Reply) => run('chown', path, () => ovl.chown(path, uid, gid), cb),
+    chmod: (path: string, mode: number, cb: Reply) => change('chmod', path, () => ovl.chmod(path, mode), cb),
+    chown: (path: string, uid: number, gid: number, cb: Reply) => change('chown', path, () => ovl.chown(path, uid, gid), cb),
     utimens: (path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, cb: Reply) =>
-      run('utimens', path, () => ovl.utimens(path, aSec, aNsec, mSec, mNsec), cb),
+      change('utimens', path, () => ovl.utimens(path, aSec, aNsec, mSec, mNsec), cb),
     mkdir: (path: string, mode: number, cb: Reply) => {
       const who = caller();
-      run('mkdir', path, () => ovl.mkdir(path, mode, who), cb);
+      change('mkdir', path, () => ovl.mkdir(path, mode, who), cb);
     },
     mknod: (path: string, mode: number, dev: number, cb: Reply) => {
       const who = caller();
-      run('mknod', path, () => ovl.mknod(path, mode, dev, who), cb);
+      change('mknod', path, () => ovl.mknod(path, mode, dev, who), cb);
     },
     symlink: (target: string, path: string, cb: Reply) => {
       const who = caller();
-      run('symlink', path, () => ovl.symlink(target, path, who), cb);
+      change('symlink', path, () => ovl.symlink(target, path, who), cb);
     },
     link: (existing: string, path: string, cb: Reply) => {
       const who = caller();
-      run('link', path, () => ovl.link(existing, path, who), cb);
+      change('link', path, () => ovl.link(existing, path, who), cb);
     },
     unlink: (path: string, cb: Reply) => run('unlink', path, () => ovl.unlink(path), cb),
     rmdir: (path: string, cb: Reply) => run('rmdir', path, () => ovl.rmdir(path), cb),

@@ -26,6 +26,11 @@ export const needsCopyUp = (flags: number): boolean => (flags & O_ACCMODE) !== O
 export class FileOps {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
+  /**
+   * Told a handle's descriptor, when the handle is made and whenever the descriptor is replaced
+   * (before the old one is closed): the FUSE layer may serve data from it without calling us.
+   */
+  onDescriptor: (fh: number, fd: number) => void = () => {};
 
   constructor(
     private readonly ctx: OverlayContext,
@@ -64,9 +69,10 @@ export class FileOps {
    * see later writes (overlayfs since 4.19: "has it been copied up since we'd opened it?").
    */
   followCopyUp(path: string, upperHostPath: string): void {
-    for (const h of this.handles.values()) {
+    for (const [fh, h] of this.handles) {
       if (h.onUpper || h.path !== path) continue;
       const fd = host.open(upperHostPath, O.O_RDONLY | O.O_NOFOLLOW);
+      this.onDescriptor(fh, fd);
       host.close(h.fd);
       h.fd = fd;
       h.onUpper = true;
@@ -131,6 +137,7 @@ export class FileOps {
     const fh = this.nextFh++;
     if (this.nextFh > 0xffffffff) this.nextFh = 1;
     this.handles.set(fh, { fd, path, onUpper });
+    this.onDescriptor(fh, fd);
     return fh;
   }
 

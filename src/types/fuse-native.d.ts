@@ -6,6 +6,8 @@ declare module 'fuse-native' {
     options?: string[];
     mkdir?: boolean;
     force?: boolean;
+    /** false: fsync of a handle registered with setFd succeeds without syncing (volatile mounts). */
+    fsync?: boolean;
   }
   class Fuse {
     constructor(mnt: string, ops: Record<string, (...args: any[]) => void>, opts?: FuseOptions);
@@ -13,6 +15,8 @@ declare module 'fuse-native' {
     unmount(cb: (err: Error | null) => void): void;
     /** [uid, gid, pid, umask] of the request whose handler is running (valid synchronously). */
     readonly contextArray: Uint32Array;
+    /** Serve read/write/fsync/fgetattr of handle fh from host descriptor fd in native code (no op call). */
+    setFd(fh: number, fd: number): void;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     static UTIME_NOW: number;
     static UTIME_OMIT: number;

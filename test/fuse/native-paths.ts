@@ -1,0 +1,79 @@
+// What the patched fuse-native answers without calling JS (docs/design.md, "Request path"): data
+// ops served from the handle's descriptor, and remembered "no such attribute" answers. Each case
+// runs on the kernel overlay and on layerfs (test/fixtures/differential.ts) and must match.
+import t from 'tap';
+import { cannotMount } from '../fixtures/mounts';
+import { scenario } from '../fixtures/differential';
+import { file, type Spec } from '../fixtures/layers';
+
+const skip = cannotMount();
+
+const lowers: Spec[] = [
+  {
+    f: 'lower f\n',
+    xa: file('x\n', { xattrs: { 'user.a': '1' } }),
+    big: file(Buffer.alloc(1 << 20, 'b')),
+  },
+];
+
+const py = (body: string): string => `python3 - <<'EOF'
+import os
+${body}
+EOF`;
+
+t.test('a remembered ENODATA ends with any change through the mount, under every name', { skip }, async (t) => {
+  const { layerfs } = await scenario(t, lowers, [
+    'echo n > n; ln n n2',
+    'getfattr -n user.k n2 2>&1', 'setfattr -n user.k -v 1 n', 'getfattr -n user.k n2 2>&1',
+    'setfattr -x user.k n2', 'getfattr -n user.k n 2>&1',
+    'getfattr -n user.a f 2>&1', 'mv xa f', 'getfattr -n user.a f 2>&1',
+  ].join('; '));
+  t.match(layerfs.result.stdout, /# file: n2\nuser\.k="1"/, 'the attribute set through the other link is seen');
+  t.match(layerfs.result.stdout, /# file: f\nuser\.a="1"/, 'the attribute of a file renamed over the name is seen');
+});
+
+t.test('a write through the mount drops a file capability', { skip }, async (t) => {
+  const cap = '0x0100000200200000000000000000000000000000'; // v2, effective, permitted cap_net_raw
+  const { layerfs } = await scenario(t, lowers, [
+    `setfattr -n security.capability -v ${cap} f`, 'getfattr -e hex -n security.capability f 2>&1',
+    'echo more >> f', 'getfattr -e hex -n security.capability f 2>&1', 'cat f',
+  ].join('; '));
+  t.match(layerfs.result.stdout, /security\.capability=0x01/, 'the capability was set');
+  t.match(layerfs.result.stdout, /f: security\.capability: No such attribute/, 'and is gone after the write');
+});
+
+t.test('reads, writes, fstat and fsync of open files', { skip }, async (t) => {
+  const { layerfs } = await scenario(t, lowers, py(`
+a = os.open('big', os.O_RDONLY)
+w = os.open('big', os.O_RDWR)
+os.pwrite(w, b'W' * 5000, 4000)
+print('after copy-up the first handle reads', os.pread(a, 8, 3996))
+print('short read at the end', len(os.pread(a, 4096, (1 << 20) - 100)), len(os.pread(a, 10, 2 << 20)))
+os.pwrite(w, b'tail', (1 << 20) + 10)
+print('fstat', os.fstat(a).st_size, os.fstat(w).st_size)
+os.fsync(w); os.fdatasync(w)
+os.close(a); os.close(w)
+p = os.open('f', os.O_WRONLY | os.O_APPEND)
+os.write(p, b'one\\n'); os.pwrite(p, b'two\\n', 0)
+os.close(p)
+n = os.open('new', os.O_CREAT | os.O_RDWR, 0o600)
+os.write(n, b'x' * 200000); print('new', os.fstat(n).st_size, len(os.pread(n, 300000, 0)))
+os.close(n)
+try:
+    os.write(os.open('f', os.O_RDONLY), b'x')
+except OSError as e:
+    print('write to a read-only handle', e.strerror)
+print(open('f').read())
+`));
+  t.match(layerfs.result.stdout, /first handle reads b'bbbbWWWW'/, 'a read-only handle follows the copy-up');
+  t.match(layerfs.result.stdout, /^fstat 1048590 1048590$/m, 'fstat sees the extended size on both handles');
+  t.match(layerfs.result.stdout, /^short read at the end 100 0$/m, 'reads end at the end of the file');
+});
+
+t.test('volatile: fsync and fdatasync succeed and the data stays', { skip }, async (t) => {
+  const { layerfs } = await scenario(t, lowers, py(`
+fd = os.open('f', os.O_RDWR); os.write(fd, b'v'); os.fsync(fd); os.fdatasync(fd); os.close(fd)
+print(open('f').read())
+`), { layerfsOptions: ['-o', 'volatile'], cross: false });
+  t.match(layerfs.result.stdout, /^vower f$/m, 'the write is there');
+});
