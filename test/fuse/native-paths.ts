@@ -77,3 +77,20 @@ print(open('f').read())
 `), { layerfsOptions: ['-o', 'volatile'], cross: false });
   t.match(layerfs.result.stdout, /^vower f$/m, 'the write is there');
 });
+
+t.test('fallocate: preallocate, keep size, punch a hole and zero a range, as on the kernel', { skip }, async (t) => {
+  const show = (f: string): string => `stat -c '%n %s %b' ${f}; md5sum ${f}`;
+  const { kernel, layerfs } = await scenario(t, lowers, [
+    'fallocate -l 3M new', show('new'),
+    'fallocate -n -o 0 -l 4M big', show('big'),
+    'fallocate -p -o 4096 -l 8192 big', show('big'), 'od -An -c -j 4094 -N 4 big',
+    'fallocate -z -o 0 -l 2 f', show('f'),
+    `python3 -c "import os; os.posix_fallocate(os.open('f', os.O_RDWR), 0, 100000)"`, show('f'),
+  ].join('; '));
+  t.equal(layerfs.result.code, 0, 'every call succeeded');
+  t.match(layerfs.result.stdout, /^new 3145728 6144$/m, 'a new file is preallocated to 3 MiB, blocks included');
+  t.match(layerfs.result.stdout, /^big 1048576 (\d+)$/m, 'KEEP_SIZE leaves the size');
+  t.match(layerfs.result.stdout, /^ +b +b +\\0 +\\0$/m, 'the punched hole reads as zeros');
+  t.match(layerfs.result.stdout, /^f 100000 /m, 'posix_fallocate extends the copied-up file');
+  t.equal(layerfs.result.stdout, kernel.result.stdout, 'the kernel overlay printed the same');
+});
