@@ -47,7 +47,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   function change(op: string, path: string, fn: () => void | Promise<void>, cb: Reply): void {
     const after = (): Uint32Array | undefined => {
       try {
-        return toFuseStat(ovl.getattr(path));
+        return toFuseStat(ovl.getattr(path), ovl.isPrivate(path));
       } catch {
         return undefined; // libfuse's own getattr then asks us and gets the error
       }
@@ -66,9 +66,11 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   }
 
   return {
-    getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, toFuseStat),
+    getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, (st) => toFuseStat(st, ovl.isPrivate(path))),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
-    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)], cb),
+    // A private listing may be repeated by fuse-native until the next change (docs/design.md).
+    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)],
+      (err: number, names?: string[]) => cb(err, names, undefined, err === 0 && ovl.isPrivate(path))),
     readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
     statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
     access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),

@@ -1,6 +1,8 @@
 // Stat → the Uint32Array(24) layout that layerfs's fuse-native patch hands to libfuse unchanged:
 // [mode, uid, gid, size lo/hi, dev, nlink, ino lo/hi, rdev, blksize, blocks lo/hi,
-//  atime sec lo/hi, nsec, mtime sec lo/hi, nsec, ctime sec lo/hi, nsec, 0, 0]
+//  atime sec lo/hi, nsec, mtime sec lo/hi, nsec, ctime sec lo/hi, nsec, flags, 0]
+// flags bit 0 (KEEP): only a request through this mount can change these attributes, so
+// fuse-native may repeat them until its next change (docs/design.md, "Request path").
 import type { Stat } from '../host/fs';
 
 const TWO32 = 4294967296;
@@ -10,7 +12,9 @@ function put64(a: Uint32Array, i: number, n: number): void {
   a[i + 1] = Math.floor(n / TWO32);
 }
 
-export function toFuseStat(st: Stat): Uint32Array {
+const KEEP = 1;
+
+export function toFuseStat(st: Stat, keep = false): Uint32Array {
   const a = new Uint32Array(24);
   a[0] = st.mode;
   a[1] = st.uid;
@@ -29,5 +33,6 @@ export function toFuseStat(st: Stat): Uint32Array {
   a[18] = st.mtimeNsec;
   put64(a, 19, st.ctimeSec);
   a[21] = st.ctimeNsec;
+  a[22] = keep ? KEEP : 0;
   return a;
 }

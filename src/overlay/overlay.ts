@@ -72,6 +72,14 @@ export class Overlay extends EventEmitter {
     });
   }
 
+  /**
+   * True when nothing but requests through this overlay can change what path shows: false at
+   * and below a volume, whose host directory other containers and the host also write.
+   */
+  isPrivate(path: string): boolean {
+    return this.volumes.match(path) === undefined;
+  }
+
   /** Runs `inVolume` for a path inside a volume, `outside` for the layered tree. */
   private route<A, B>(path: string, inVolume: (v: VolumeHit) => A, outside: () => B): A | B {
     const v = this.volumes.match(path);

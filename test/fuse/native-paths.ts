@@ -94,3 +94,20 @@ t.test('fallocate: preallocate, keep size, punch a hole and zero a range, as on 
   t.match(layerfs.result.stdout, /^f 100000 /m, 'posix_fallocate extends the copied-up file');
   t.equal(layerfs.result.stdout, kernel.result.stdout, 'the kernel overlay printed the same');
 });
+
+// Listings and attributes kept by fuse-native (docs/design.md, "Request path") must follow every
+// change through the mount. The sleeps outlast attr_timeout=1, so the kernel asks the daemon again.
+t.test('kept listings and attributes follow every change, as on the kernel', { skip }, async (t) => {
+  const look = 'sleep 1.1; ls -a . d; stat -c "%n %s %h %a %U" f d d/* n 2>&1';
+  const { layerfs } = await scenario(t, [{ f: 'lower f\n', d: { x: 'x\n', y: 'y\n' } }], [
+    look, 'echo more >> f', look, 'touch d/new; mv d/x d/z; rm d/y', look,
+    'ln f n', look, 'echo via-n >> n', look, 'cat f',
+    'chmod 600 f; chown nobody n', look, 'truncate -s 3 d/z', look,
+    `python3 -c "import os; fd = os.open('f', os.O_RDWR); os.ftruncate(fd, 2); os.close(fd)"`, look,
+    'rm -r d; mkdir d', look,
+  ].join('; '));
+  t.match(layerfs.result.stdout, /^f 8 1 644 root/m, 'the lower file at first');
+  t.match(layerfs.result.stdout, /^n 19 2 644 root/m, 'a write through the other link shows in both names');
+  t.match(layerfs.result.stdout, /^d\/z 3 /m, 'a truncate shows');
+  t.match(layerfs.result.stdout, /^f 2 2 600 nobody/m, 'ftruncate, chmod and chown show');
+});

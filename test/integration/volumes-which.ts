@@ -61,3 +61,14 @@ t.test('which names the layer, copy-up, whiteouts, merges and volumes', { skip }
   t.equal(gone.code, 1);
   t.match((await layerfs('which', '/tmp')).stderr, /is not inside a layerfs mount/);
 });
+
+t.test('a volume changed from outside the mount is seen at once (never kept by the C caches)', { skip }, async (t) => {
+  const { stack, mnt, vol } = setup(t);
+  await mountLayerfs(t, stack, mnt, { extra: ['-v', `${vol}:/data`] });
+  const before = await sh(mnt, 'ls data; stat -c %s data/existing; sleep 1.2; ls data; stat -c %s data/existing');
+  t.equal(before.stdout, 'existing\n5\nexisting\n5\n', 'listed and stat twice, the second time past attr_timeout');
+  writeFileSync(join(vol, 'other'), 'from another container\n');
+  writeFileSync(join(vol, 'existing'), 'changed outside\n');
+  const after = await sh(mnt, 'sleep 1.2; ls data; stat -c %s data/existing');
+  t.equal(after.stdout, 'existing\nother\n16\n', 'the new name and the new size show');
+});
