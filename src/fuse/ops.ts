@@ -7,6 +7,7 @@ import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
 import { toErrno } from './errno';
 import { toFuseStat } from './stat';
+import { DT, type DirEntry } from '../host/fs';
 
 type Reply = (...args: any[]) => void;
 type CallerSource = () => Caller;
@@ -69,8 +70,8 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, (st) => toFuseStat(st, ovl.isPrivate(path))),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
     // A private listing may be repeated by fuse-native until the next change (docs/design.md).
-    readdir: (path: string, cb: Reply) => run('readdir', path, () => ['.', '..', ...ovl.readdir(path)],
-      (err: number, names?: string[]) => cb(err, names, undefined, err === 0 && ovl.isPrivate(path))),
+    readdir: (path: string, cb: Reply) => run('readdir', path, () => ovl.readdir(path),
+      (err: number, entries?: DirEntry[]) => (err === 0 ? cb(0, ...fuseListing(entries!), ovl.isPrivate(path)) : cb(err))),
     readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
     statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
     access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),
@@ -120,4 +121,15 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     removexattr: (path: string, name: string, cb: Reply) =>
       run('removexattr', path, () => ovl.removexattr(path, name), cb),
   };
+}
+
+/** Names with '.' and '..' first, and their d_types, which fuse-native hands to libfuse's filler. */
+function fuseListing(entries: DirEntry[]): [string[], Uint8Array] {
+  const names = ['.', '..'];
+  const types = new Uint8Array(entries.length + 2).fill(DT.DIR, 0, 2);
+  entries.forEach((e, i) => {
+    names.push(e.name);
+    types[i + 2] = e.type;
+  });
+  return [names, types];
 }

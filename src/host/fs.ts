@@ -68,13 +68,11 @@ export function fstat(fd: number): Stat {
 
 export interface DirEntry {
   name: string;
-  isDir: boolean;
-  isChr: boolean;
+  /** The entry's d_type: its S_IFMT bits shifted right by 12 (DT.DIR, DT.REG, ...). */
+  type: number;
 }
 
-const DT_UNKNOWN = 0;
-const DT_CHR = 2;
-const DT_DIR = 4;
+export const DT = { UNKNOWN: 0, CHR: 2, DIR: 4, REG: 8 } as const;
 
 export function readdir(path: string): DirEntry[] {
   const r = native.readdir(path);
@@ -82,13 +80,12 @@ export function readdir(path: string): DirEntry[] {
   const [names, types] = r;
   return names.map((name, i) => {
     let type = types[i]!;
-    if (type === DT_UNKNOWN) {
+    if (type === DT.UNKNOWN) {
       // Some filesystems leave d_type out; ask the inode instead.
       const st = lstat(`${path}/${name}`);
-      const fmt = st === undefined ? 0 : st.mode & S_IFMT;
-      type = fmt === S_IFDIR ? DT_DIR : fmt === S_IFCHR ? DT_CHR : DT_UNKNOWN;
+      type = st === undefined ? DT.UNKNOWN : (st.mode & S_IFMT) >> 12;
     }
-    return { name, isDir: type === DT_DIR, isChr: type === DT_CHR };
+    return { name, type };
   });
 }
 

@@ -275,7 +275,7 @@ function touchMarker(hostPath: string): void {
 /** Empties an upper directory that is empty in the merged view (it may only hold whiteouts). */
 function clearWhiteouts(hostDir: string): void {
   for (const e of host.readdir(hostDir)) {
-    if (e.isChr || hiddenByMarker(e.name) !== undefined || isMarkerName(e.name)) host.unlink(join(hostDir, e.name));
+    if (e.type === host.DT.CHR || hiddenByMarker(e.name) !== undefined || isMarkerName(e.name)) host.unlink(join(hostDir, e.name));
   }
 }
 

@@ -8,14 +8,12 @@ import * as host from '../host/fs';
 import { hasOpaqueXattr, hiddenByMarker, isWhiteout, OCI_OPAQUE } from './whiteout';
 import type { LayerStack } from './layers';
 
-export const enum Kind {
-  Dir = 1,
-  Other = 2,
-  Whiteout = 3,
-}
+/** What a layer's listing says of a name: its d_type (host.DT), or WHITEOUT. */
+export type Kind = number;
+export const WHITEOUT: Kind = 0x100;
 
 export interface DirIndex {
-  /** Names of this directory in this layer; whiteouts (either format) as Kind.Whiteout. */
+  /** Names of this directory in this layer; whiteouts (either format) as WHITEOUT. */
   readonly names: Map<string, Kind>;
   /** This directory hides the same directory in the layers below. */
   readonly opaque: boolean;
@@ -57,17 +55,17 @@ export class LowerIndex {
       }
       const hidden = hiddenByMarker(e.name);
       if (hidden !== undefined) {
-        if (!names.has(hidden)) names.set(hidden, Kind.Whiteout);
+        if (!names.has(hidden)) names.set(hidden, WHITEOUT);
         continue;
       }
-      if (e.isChr) {
+      if (e.type === host.DT.CHR) {
         const st = host.lstat(join(hostPath, e.name));
         if (st !== undefined && isWhiteout(st)) {
-          names.set(e.name, Kind.Whiteout);
+          names.set(e.name, WHITEOUT);
           continue;
         }
       }
-      names.set(e.name, e.isDir ? Kind.Dir : Kind.Other);
+      names.set(e.name, e.type);
     }
     return { names, opaque: opaque || hasOpaqueXattr(hostPath) };
   }

@@ -5,7 +5,7 @@ import * as host from '../host/fs';
 import type { Stat } from '../host/fs';
 import { FsError } from '../host/errors';
 import { hasMarker, isOpaqueDir, isWhiteout, type WhiteoutFormat } from './whiteout';
-import { Kind, LowerIndex } from './lower-index';
+import { LowerIndex, WHITEOUT } from './lower-index';
 import { UPPER, type LayerStack } from './layers';
 
 /** A directory of the merged tree: where it exists and which lower copies merge into it. */
@@ -132,7 +132,7 @@ export class Namei {
     for (const layer of dir.lowers) {
       const kind = this.lower.dir(layer, dir.path).names.get(name);
       if (kind === undefined) continue;
-      return kind === Kind.Whiteout ? undefined : layer;
+      return kind === WHITEOUT ? undefined : layer;
     }
     return undefined;
   }
@@ -144,7 +144,7 @@ export class Namei {
     const layers: number[] = [];
     for (const layer of dir.lowers) {
       const kind = this.lower.dir(layer, dir.path).names.get(name);
-      if (kind === Kind.Whiteout) break;
+      if (kind === WHITEOUT) break;
       if (kind !== undefined) layers.push(layer);
     }
     return layers;
@@ -187,7 +187,7 @@ export class Namei {
         const kind = this.lower.dir(layer, parent.path).names.get(name);
         if (kind === undefined) continue;
         // overlayfs: a whiteout or a non-directory below ends the merge.
-        if (kind !== Kind.Dir) break;
+        if (kind !== host.DT.DIR) break;
         lowers.push(layer);
         if (this.lower.dir(layer, path).opaque) break;
       }

@@ -3,16 +3,16 @@
 // hide, and never showing a marker itself.
 import { join } from 'node:path';
 import * as host from '../host/fs';
-import { Kind } from './lower-index';
+import { WHITEOUT } from './lower-index';
 import { UPPER } from './layers';
 import { hiddenByMarker, isMarkerName, isWhiteout } from './whiteout';
 import type { Namei } from './namei';
 import type { LayerStack } from './layers';
 
-/** The names of a merged directory, sorted (without '.' and '..'). */
-export function readdirMerged(stack: LayerStack, namei: Namei, path: string): string[] {
+/** The entries of a merged directory, sorted by name (without '.' and '..'), each with its d_type. */
+export function readdirMerged(stack: LayerStack, namei: Namei, path: string): host.DirEntry[] {
   const dir = namei.dir(path);
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const hidden = new Set<string>();
   if (dir.upper) {
     const hostPath = stack.hostPath(UPPER, path);
@@ -20,21 +20,21 @@ export function readdirMerged(stack: LayerStack, namei: Namei, path: string): st
       if (isMarkerName(e.name)) {
         const name = hiddenByMarker(e.name);
         if (name !== undefined) hidden.add(name);
-      } else if (e.isChr && isWhiteoutAt(join(hostPath, e.name))) {
+      } else if (e.type === host.DT.CHR && isWhiteoutAt(join(hostPath, e.name))) {
         hidden.add(e.name);
       } else {
-        seen.add(e.name);
+        seen.set(e.name, e.type);
       }
     }
   }
   for (const layer of dir.lowers) {
     for (const [name, kind] of namei.lower.dir(layer, path).names) {
       if (seen.has(name) || hidden.has(name)) continue;
-      if (kind === Kind.Whiteout) hidden.add(name);
-      else seen.add(name);
+      if (kind === WHITEOUT) hidden.add(name);
+      else seen.set(name, kind);
     }
   }
-  return [...seen].sort();
+  return [...seen.keys()].sort().map((name) => ({ name, type: seen.get(name)! }));
 }
 
 function isWhiteoutAt(hostPath: string): boolean {

@@ -111,3 +111,31 @@ t.test('kept listings and attributes follow every change, as on the kernel', { s
   t.match(layerfs.result.stdout, /^d\/z 3 /m, 'a truncate shows');
   t.match(layerfs.result.stdout, /^f 2 2 600 nobody/m, 'ftruncate, chmod and chown show');
 });
+
+t.test('readdir gives each entry its d_type, as the kernel overlay does', { skip }, async (t) => {
+  const dtypes = py(`
+import ctypes
+class Dirent(ctypes.Structure):
+    _fields_ = [('ino', ctypes.c_uint64), ('off', ctypes.c_int64), ('reclen', ctypes.c_ushort), ('type', ctypes.c_ubyte), ('name', ctypes.c_char * 256)]
+libc = ctypes.CDLL(None)
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+for path in [b'.', b'd']:
+    d = libc.opendir(path)
+    out = []
+    while True:
+        e = libc.readdir(d)
+        if not e: break
+        out.append((e.contents.name.decode(), e.contents.type))
+    libc.closedir(d)
+    print(path.decode(), sorted(out))
+`);
+  const { layerfs } = await scenario(t, [{ f: 'f\n', d: { x: 'x\n', sub: { y: 'y\n' } } }], [
+    'ln -s f s; mkfifo p; mkdir d/new; rm d/x; mkdir d/x; rm -r d/sub; echo now a file > d/sub', dtypes,
+  ].join('; '));
+  t.match(layerfs.result.stdout, /^d \[\('\.', 4\), \('\.\.', 4\), \('new', 4\), \('sub', 8\), \('x', 4\)\]$/m, 'directories 4, files 8, replaced entries their new type');
+  t.match(layerfs.result.stdout, /\('p', 1\), \('s', 10\)/, 'a FIFO 1, a symlink 10');
+});
