@@ -6,11 +6,13 @@ import type { Logger } from 'pino';
 import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
 import { toErrno } from './errno';
-import { toFuseStat } from './stat';
+import { STAT_INTS, toFuseStat } from './stat';
 import { DT, type DirEntry } from '../host/fs';
 
 type Reply = (...args: any[]) => void;
 type CallerSource = () => Caller;
+/** Listings longer than this send no attributes along (entryAttrs). */
+const PREFETCH_MAX = 4096;
 const EIO = -5;
 
 export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record<string, (...args: any[]) => void> {
@@ -59,6 +61,27 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
     }, cb);
   }
 
+  /**
+   * The attributes of a listing's entries, in the listing's order after '.' and '..' (zeros there
+   * and for an entry that fails or is shared: fuse-native keeps only those flagged KEEP). Skipped
+   * for big directories, where `ls` is more likely than a stat of every entry.
+   */
+  function entryAttrs(dir: string, entries: DirEntry[]): Uint32Array | undefined {
+    if (entries.length > PREFETCH_MAX) return undefined;
+    const all = new Uint32Array((entries.length + 2) * STAT_INTS);
+    const base = dir === '/' ? '/' : dir + '/';
+    entries.forEach((e, i) => {
+      const path = base + e.name;
+      if (!ovl.isPrivate(path)) return;
+      try {
+        all.set(toFuseStat(ovl.getattr(path), true), (i + 2) * STAT_INTS);
+      } catch {
+        // left out: the lookup will ask and get the error
+      }
+    });
+    return all;
+  }
+
   function fail(op: string, path: string, err: unknown): number {
     const errno = toErrno(err);
     if (errno === EIO) log.error({ op, path, err }, 'unexpected failure');
@@ -69,9 +92,13 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   return {
     getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, (st) => toFuseStat(st, ovl.isPrivate(path))),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
-    // A private listing may be repeated by fuse-native until the next change (docs/design.md).
-    readdir: (path: string, cb: Reply) => run('readdir', path, () => ovl.readdir(path),
-      (err: number, entries?: DirEntry[]) => (err === 0 ? cb(0, ...fuseListing(entries!), ovl.isPrivate(path)) : cb(err))),
+    // A private listing may be repeated by fuse-native until the next change, and its entries'
+    // attributes answer the lookups that follow it (docs/design.md, "Request path").
+    readdir: (path: string, cb: Reply) => run('readdir', path, () => ovl.readdir(path), (err: number, entries?: DirEntry[]) => {
+      if (err !== 0) return cb(err);
+      const keep = ovl.isPrivate(path);
+      cb(0, ...fuseListing(entries!), keep, keep ? entryAttrs(path, entries!) : undefined);
+    }),
     readlink: (path: string, cb: Reply) => run('readlink', path, () => ovl.readlink(path), cb),
     statfs: (path: string, cb: Reply) => run('statfs', path, () => ovl.statfs(), cb),
     access: (path: string, _mode: number, cb: Reply) => run('access', path, () => void ovl.getattr(path), cb),

@@ -13,9 +13,10 @@ function put64(a: Uint32Array, i: number, n: number): void {
 }
 
 const KEEP = 1;
+export const STAT_INTS = 24;
 
 export function toFuseStat(st: Stat, keep = false): Uint32Array {
-  const a = new Uint32Array(24);
+  const a = new Uint32Array(STAT_INTS);
   a[0] = st.mode;
   a[1] = st.uid;
   a[2] = st.gid;
