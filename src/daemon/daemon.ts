@@ -63,12 +63,16 @@ function assertNotInUse(stack: LayerStack): void {
   }
 }
 
-/** The FUSE options of a mount (docs/design.md says why each); `extra` adds or overrides. */
-export function fuseOptions(stack: LayerStack, extra: string[] = []): string[] {
+/**
+ * The FUSE options of a mount (docs/design.md says why each); `extra` adds or overrides. With
+ * volumes, names can appear from outside the mount (other containers, the host), so a name found
+ * missing is asked again after a second instead of an hour.
+ */
+export function fuseOptions(stack: LayerStack, extra: string[] = [], volumes = false): string[] {
   const opts = new Map<string, string | undefined>([
     ['fsname', 'layerfs'], ['subtype', 'layerfs'], ['use_ino', undefined],
     ['nonempty', undefined], ['default_permissions', undefined], ['big_writes', undefined], ['max_write', '131072'],
-    ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '3600'], ['negative_timeout', '3600'],
+    ['auto_cache', undefined], ['attr_timeout', '1'], ['entry_timeout', '3600'], ['negative_timeout', volumes ? '1' : '3600'],
   ]);
   if (process.getuid?.() === 0) opts.set('allow_other', undefined);
   if (!stack.writable) opts.set('ro', undefined);
@@ -96,7 +100,7 @@ export class Daemon {
       const c = this.fuse.contextArray;
       return { uid: c[0]!, gid: c[1]!, pid: c[2]!, umask: c[3]! };
     });
-    this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, fsync: !this.ovl.ctx.volatile, options: fuseOptions(opts.stack, opts.fuseFlags) });
+    this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, fsync: !this.ovl.ctx.volatile, options: fuseOptions(opts.stack, opts.fuseFlags, (opts.volumes ?? []).length > 0) });
     // Data ops on open files are served by fuse-native from the handle's descriptor (no JS hop).
     this.ovl.files.onDescriptor = (fh, fd) => this.fuse.setFd(fh, fd);
     this.finished = new Promise((res) => (this.finish = res));

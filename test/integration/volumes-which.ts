@@ -65,10 +65,11 @@ t.test('which names the layer, copy-up, whiteouts, merges and volumes', { skip }
 t.test('a volume changed from outside the mount is seen at once (never kept by the C caches)', { skip }, async (t) => {
   const { stack, mnt, vol } = setup(t);
   await mountLayerfs(t, stack, mnt, { extra: ['-v', `${vol}:/data`] });
-  const before = await sh(mnt, 'ls data; stat -c %s data/existing; sleep 1.2; ls data; stat -c %s data/existing');
+  const before = await sh(mnt, 'ls data; stat -c %s data/existing; cat data/other; sleep 1.2; ls data; stat -c %s data/existing');
   t.equal(before.stdout, 'existing\n5\nexisting\n5\n', 'listed and stat twice, the second time past attr_timeout');
+  t.match(before.stderr, /data\/other: No such file/, 'a name looked up before it exists');
   writeFileSync(join(vol, 'other'), 'from another container\n');
   writeFileSync(join(vol, 'existing'), 'changed outside\n');
-  const after = await sh(mnt, 'sleep 1.2; ls data; stat -c %s data/existing');
-  t.equal(after.stdout, 'existing\nother\n16\n', 'the new name and the new size show');
+  const after = await sh(mnt, 'sleep 1.2; ls data; stat -c %s data/existing; cat data/other');
+  t.equal(after.stdout, 'existing\nother\n16\nfrom another container\n', 'the new name, readable, and the new size show');
 });
