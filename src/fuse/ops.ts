@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
 import { toErrno } from './errno';
-import { STAT_INTS, toFuseStat } from './stat';
+import { NO_XATTRS, STAT_FLAGS, STAT_INTS, toFuseStat } from './stat';
 import { DT, type DirEntry } from '../host/fs';
 
 type Reply = (...args: any[]) => void;
@@ -74,7 +74,9 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       const path = base + e.name;
       if (!ovl.isPrivate(path)) return;
       try {
-        all.set(toFuseStat(ovl.getattr(path), true), (i + 2) * STAT_INTS);
+        const st = toFuseStat(ovl.getattr(path), true);
+        if (ovl.listxattr(path).length === 0) st[STAT_FLAGS]! |= NO_XATTRS;
+        all.set(st, (i + 2) * STAT_INTS);
       } catch {
         // left out: the lookup will ask and get the error
       }

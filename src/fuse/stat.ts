@@ -2,7 +2,7 @@
 // [mode, uid, gid, size lo/hi, dev, nlink, ino lo/hi, rdev, blksize, blocks lo/hi,
 //  atime sec lo/hi, nsec, mtime sec lo/hi, nsec, ctime sec lo/hi, nsec, flags, 0]
 // flags bit 0 (KEEP): only a request through this mount can change these attributes, so
-// fuse-native may repeat them until its next change (docs/design.md, "Request path").
+// fuse-native may repeat them until its next change (docs/design.md, "Request path"); bit 1: NO_XATTRS.
 import type { Stat } from '../host/fs';
 
 const TWO32 = 4294967296;
@@ -13,7 +13,10 @@ function put64(a: Uint32Array, i: number, n: number): void {
 }
 
 const KEEP = 1;
+/** In a listing's attributes only: the entry has no xattr a caller can see, so every getxattr is ENODATA. */
+export const NO_XATTRS = 2;
 export const STAT_INTS = 24;
+export const STAT_FLAGS = 22;
 
 export function toFuseStat(st: Stat, keep = false): Uint32Array {
   const a = new Uint32Array(STAT_INTS);
@@ -34,6 +37,6 @@ export function toFuseStat(st: Stat, keep = false): Uint32Array {
   a[18] = st.mtimeNsec;
   put64(a, 19, st.ctimeSec);
   a[21] = st.ctimeNsec;
-  a[22] = keep ? KEEP : 0;
+  a[STAT_FLAGS] = keep ? KEEP : 0;
   return a;
 }

@@ -139,3 +139,16 @@ for path in [b'.', b'd']:
   t.match(layerfs.result.stdout, /^d \[\('\.', 4\), \('\.\.', 4\), \('new', 4\), \('sub', 8\), \('x', 4\)\]$/m, 'directories 4, files 8, replaced entries their new type');
   t.match(layerfs.result.stdout, /\('p', 1\), \('s', 10\)/, 'a FIFO 1, a symlink 10');
 });
+
+t.test('a listing that says "no xattrs" is forgotten at the first xattr change', { skip }, async (t) => {
+  const { layerfs } = await scenario(t, [{ d: { plain: 'p\n', xa: file('x\n', { xattrs: { 'user.a': '1' } }) } }], [
+    'ls -l d > /dev/null', 'getfattr -n user.a d/xa d/plain 2>&1', 'echo w >> d/plain',
+    'setfattr -n user.k -v 2 d/plain', 'getfattr -n user.k d/plain 2>&1',
+    'ls d > /dev/null', 'ln d/xa d/h; setfattr -x user.a d/h', 'ls -l d > /dev/null', 'getfattr -n user.a d/xa 2>&1',
+    'sleep 1.1', // the link count of d/xa, seen through its own name, lags up to attr_timeout (docs/design.md)
+  ].join('; '));
+  t.match(layerfs.result.stdout, /# file: d\/xa\nuser\.a="1"/, 'an entry with xattrs is not marked bare');
+  t.match(layerfs.result.stdout, /d\/plain: user\.a: No such attribute/, 'a bare one answers ENODATA');
+  t.match(layerfs.result.stdout, /# file: d\/plain\nuser\.k="2"/, 'an attribute set after the listing is seen');
+  t.match(layerfs.result.stdout, /d\/xa: user\.a: No such attribute/, 'an attribute removed through another link is gone');
+});
