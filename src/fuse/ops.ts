@@ -13,10 +13,13 @@ type Reply = (...args: any[]) => void;
 type CallerSource = () => Caller;
 /** Listings longer than this send no attributes along (entryAttrs). */
 const PREFETCH_MAX = 4096;
+/** Directories remembered as already listed with attributes (then forgotten all at once). */
+const PREFETCH_DIRS = 100_000;
 const EIO = -5;
 
 export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record<string, (...args: any[]) => void> {
   const tracing = log.isLevelEnabled('debug');
+  const prefetched = new Set<string>();
 
   /** Runs a handler; replies cb(0, value) or cb(-errno). */
   function run<T>(op: string, path: string, fn: () => T | Promise<T>, cb: Reply, map?: (v: T) => unknown): void {
@@ -63,11 +66,15 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
 
   /**
    * The attributes of a listing's entries, in the listing's order after '.' and '..' (zeros there
-   * and for an entry that fails or is shared: fuse-native keeps only those flagged KEEP). Skipped
-   * for big directories, where `ls` is more likely than a stat of every entry.
+   * and for an entry that fails or is shared: fuse-native keeps only those flagged KEEP). Only with
+   * a directory's first listing since the mount: a tool that lists again (git status, make) already
+   * knows the entries, and paying a getattr and a listxattr per entry at every change tripled a
+   * warm git status. Skipped for big directories, where `ls` is likelier than a stat of each entry.
    */
   function entryAttrs(dir: string, entries: DirEntry[]): Uint32Array | undefined {
-    if (entries.length > PREFETCH_MAX) return undefined;
+    if (entries.length > PREFETCH_MAX || prefetched.has(dir)) return undefined;
+    if (prefetched.size >= PREFETCH_DIRS) prefetched.clear();
+    prefetched.add(dir);
     const all = new Uint32Array((entries.length + 2) * STAT_INTS);
     const base = dir === '/' ? '/' : dir + '/';
     entries.forEach((e, i) => {
