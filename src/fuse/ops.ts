@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
 import { toErrno } from './errno';
-import { NO_XATTRS, STAT_FLAGS, STAT_INTS, toFuseStat } from './stat';
+import { KEEP, NO_XATTRS, STAT_INTS, toFuseStat } from './stat';
 import { DT, type DirEntry } from '../host/fs';
 
 type Reply = (...args: any[]) => void;
@@ -53,7 +53,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   function change(op: string, path: string, fn: () => void | Promise<void>, cb: Reply): void {
     const after = (): Uint32Array | undefined => {
       try {
-        return toFuseStat(ovl.getattr(path), ovl.isPrivate(path));
+        return toFuseStat(ovl.getattr(path), keepIf(path));
       } catch {
         return undefined; // libfuse's own getattr then asks us and gets the error
       }
@@ -63,6 +63,8 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       return done instanceof Promise ? done.then(after) : after();
     }, cb);
   }
+
+  const keepIf = (path: string): number => (ovl.isPrivate(path) ? KEEP : 0);
 
   /**
    * The attributes of a listing's entries, in the listing's order after '.' and '..' (zeros there
@@ -81,9 +83,8 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       const path = base + e.name;
       if (!ovl.isPrivate(path)) return;
       try {
-        const st = toFuseStat(ovl.getattr(path), true);
-        if (ovl.listxattr(path).length === 0) st[STAT_FLAGS]! |= NO_XATTRS;
-        all.set(st, (i + 2) * STAT_INTS);
+        const flags = KEEP | (ovl.listxattr(path).length === 0 ? NO_XATTRS : 0);
+        all.set(toFuseStat(ovl.getattr(path), flags), (i + 2) * STAT_INTS);
       } catch {
         // left out: the lookup will ask and get the error
       }
@@ -99,7 +100,7 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   }
 
   return {
-    getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, (st) => toFuseStat(st, ovl.isPrivate(path))),
+    getattr: (path: string, cb: Reply) => run('getattr', path, () => ovl.getattr(path), cb, (st) => toFuseStat(st, keepIf(path))),
     fgetattr: (path: string, fh: number, cb: Reply) => run('fgetattr', path, () => ovl.fgetattr(fh), cb, toFuseStat),
     // A private listing may be repeated by fuse-native until the next change, and its entries'
     // attributes answer the lookups that follow it (docs/design.md, "Request path").

@@ -12,13 +12,14 @@ function put64(a: Uint32Array, i: number, n: number): void {
   a[i + 1] = Math.floor(n / TWO32);
 }
 
-const KEEP = 1;
+/** Only a request through this mount can change these attributes: fuse-native may keep them. */
+export const KEEP = 1;
 /** In a listing's attributes only: the entry has no xattr a caller can see, so every getxattr is ENODATA. */
 export const NO_XATTRS = 2;
 export const STAT_INTS = 24;
-export const STAT_FLAGS = 22;
+const STAT_FLAGS = 22;
 
-export function toFuseStat(st: Stat, keep = false): Uint32Array {
+export function toFuseStat(st: Stat, flags = 0): Uint32Array {
   const a = new Uint32Array(STAT_INTS);
   a[0] = st.mode;
   a[1] = st.uid;
@@ -37,6 +38,6 @@ export function toFuseStat(st: Stat, keep = false): Uint32Array {
   a[18] = st.mtimeNsec;
   put64(a, 19, st.ctimeSec);
   a[21] = st.ctimeNsec;
-  a[STAT_FLAGS] = keep ? KEEP : 0;
+  a[STAT_FLAGS] = flags;
   return a;
 }

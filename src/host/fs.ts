@@ -74,6 +74,9 @@ export interface DirEntry {
 
 export const DT = { UNKNOWN: 0, CHR: 2, DIR: 4, REG: 8 } as const;
 
+/** Orders entries by name, code unit by code unit (what Array#sort does with strings). */
+export const byName = (a: DirEntry, b: DirEntry): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 export function readdir(path: string): DirEntry[] {
   const r = native.readdir(path);
   if (typeof r === 'number') throw fromErrno(r, path, 'readdir');

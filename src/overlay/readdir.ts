@@ -34,7 +34,7 @@ export function readdirMerged(stack: LayerStack, namei: Namei, path: string): ho
       else seen.set(name, kind);
     }
   }
-  return [...seen.keys()].sort().map((name) => ({ name, type: seen.get(name)! }));
+  return [...seen].map(([name, type]) => ({ name, type })).sort(host.byName);
 }
 
 function isWhiteoutAt(hostPath: string): boolean {

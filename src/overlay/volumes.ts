@@ -49,7 +49,7 @@ export class Volumes {
 export class Passthrough {
   getattr = (v: VolumeHit): host.Stat => host.mustLstat(v.hostPath);
   readlink = (v: VolumeHit): string => host.readlink(v.hostPath);
-  readdir = (v: VolumeHit): host.DirEntry[] => host.readdir(v.hostPath).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  readdir = (v: VolumeHit): host.DirEntry[] => host.readdir(v.hostPath).sort(host.byName);
 
   open(v: VolumeHit, flags: number, passFlags: number): number {
     return host.open(v.hostPath, (flags & passFlags) | host.O.O_NOFOLLOW);
