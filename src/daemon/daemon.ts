@@ -102,7 +102,7 @@ export class Daemon {
     });
     this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, fsync: !this.ovl.ctx.volatile, options: fuseOptions(opts.stack, opts.fuseFlags, (opts.volumes ?? []).length > 0) });
     // Data ops on open files are served by fuse-native from the handle's descriptor (no JS hop).
-    this.ovl.files.onDescriptor = (fh, fd) => this.fuse.setFd(fh, fd);
+    this.ovl.files.onDescriptor = (fh, fd, named) => this.fuse.setFd(fh, fd, named?.path, named?.bare);
     this.finished = new Promise((res) => (this.finish = res));
   }
 

@@ -26,6 +26,11 @@ export interface Stat {
   ctimeNsec: number;
 }
 
+/** An object named by a path (never followed) or by an open descriptor. */
+export type Target = string | number;
+
+const label = (target: Target): string | undefined => (typeof target === 'number' ? undefined : target);
+
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
@@ -127,9 +132,15 @@ export const unlink = (path: string): void => void check(native.unlink(path), pa
 export const rename = (from: string, to: string): void => renameat2(from, to, 0);
 export const symlink = (target: string, path: string): void => void check(native.symlink(target, path), path, 'symlink');
 export const link = (existing: string, path: string): void => void check(native.link(existing, path), path, 'link');
-export const lchown = (path: string, uid: number, gid: number): void => void check(native.lchown(path, uid, gid), path, 'lchown');
+export function lchown(target: Target, uid: number, gid: number): void {
+  if (typeof target === 'number') fs.fchownSync(target, uid, gid);
+  else check(native.lchown(target, uid, gid), target, 'lchown');
+}
 /** chmod of the object itself; EOPNOTSUPP for a symlink (Linux has no symlink modes). */
-export const chmod = (path: string, mode: number): void => void check(native.chmod(path, mode), path, 'chmod');
+export function chmod(target: Target, mode: number): void {
+  if (typeof target === 'number') fs.fchmodSync(target, mode);
+  else check(native.chmod(target, mode), target, 'chmod');
+}
 /** statfs of a layer root (roots were resolved once at mount; nothing below is followed). */
 export const statfs = (path: string): fs.StatsFs => fs.statfsSync(path);
 export const exists = (path: string): boolean => lstat(path) !== undefined;
@@ -145,31 +156,42 @@ export function mknod(path: string, mode: number, dev: number): void {
   check(native.mknod(path, mode, dev), path, 'mknod');
 }
 
-export function utimens(path: string, aSec: number, aNsec: number, mSec: number, mNsec: number): void {
-  check(native.utimensat(path, aSec, aNsec, mSec, mNsec, true), path, 'utimensat');
+export function utimens(target: Target, aSec: number, aNsec: number, mSec: number, mNsec: number): void {
+  const rc = typeof target === 'number'
+    ? native.futimens(target, aSec, aNsec, mSec, mNsec)
+    : native.utimensat(target, aSec, aNsec, mSec, mNsec, true);
+  check(rc, label(target), 'utimens');
 }
 
 /** The value of an xattr, or undefined when the object has no such attribute. */
-export function getxattr(path: string, name: string): Buffer | undefined {
-  const r = native.lgetxattr(path, name);
+export function getxattr(target: Target, name: string): Buffer | undefined {
+  const r = typeof target === 'number' ? native.fgetxattr(target, name) : native.lgetxattr(target, name);
   if (typeof r !== 'number') return r;
   if (r === -61 || r === -95) return undefined; // ENODATA, EOPNOTSUPP
-  throw fromErrno(r, path, 'lgetxattr');
+  throw fromErrno(r, label(target), 'getxattr');
 }
 
-export function listxattr(path: string): string[] {
-  const r = native.llistxattr(path);
+export function listxattr(target: Target): string[] {
+  const r = typeof target === 'number' ? native.flistxattr(target) : native.llistxattr(target);
   if (typeof r !== 'number') return r;
   if (r === -95) return [];
-  throw fromErrno(r, path, 'llistxattr');
+  throw fromErrno(r, label(target), 'listxattr');
 }
 
-export function setxattr(path: string, name: string, value: Buffer, flags = 0): void {
-  check(native.lsetxattr(path, name, value, flags), path, 'lsetxattr');
+export function setxattr(target: Target, name: string, value: Buffer, flags = 0): void {
+  const rc = typeof target === 'number' ? native.fsetxattr(target, name, value, flags) : native.lsetxattr(target, name, value, flags);
+  check(rc, label(target), 'setxattr');
 }
 
 export function removexattr(path: string, name: string): void {
   check(native.lremovexattr(path, name), path, 'lremovexattr');
+}
+
+/** copyData inline: for small files, where a thread-pool round trip costs more than the copy. */
+export function copyDataSync(srcFd: number, dstFd: number): number {
+  const r = native.copyDataSync(srcFd, dstFd);
+  if (r < 0) throw fromErrno(r, undefined, 'copy');
+  return r;
 }
 
 /** Copies a whole file's data with the kernel's copy offload (reflink, else copy_file_range by data segment). */

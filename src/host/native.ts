@@ -10,8 +10,12 @@ export interface NativeAddon {
   llistxattr(path: string): string[] | number;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): number;
   lremovexattr(path: string, name: string): number;
+  fgetxattr(fd: number, name: string): Buffer | number;
+  flistxattr(fd: number): string[] | number;
+  fsetxattr(fd: number, name: string, value: Buffer, flags: number): number;
   mknod(path: string, mode: number, dev: number): number;
   utimensat(path: string, aSec: number, aNsec: number, mSec: number, mNsec: number, nofollow: boolean): number;
+  futimens(fd: number, aSec: number, aNsec: number, mSec: number, mNsec: number): number;
   renameat2(oldPath: string, newPath: string, flags: number): number;
   confine(roots: string[]): number;
   open(path: string, flags: number, mode: number): number;
@@ -28,6 +32,7 @@ export interface NativeAddon {
   rmtree(path: string): number;
   umount2(path: string, flags: number): number;
   copyData(srcFd: number, dstFd: number, cb: (err: number, bytes: number) => void): void;
+  copyDataSync(srcFd: number, dstFd: number): number;
   devMajor(dev: number): number;
   devMinor(dev: number): number;
   makeDev(major: number, minor: number): number;

@@ -9,6 +9,9 @@ import { parentOf, type Entry } from './namei';
 import { copyXattrs } from './xattr';
 import type { OverlayContext } from './context';
 
+/** Files up to this size copy inline (copyDataSync); bigger ones on the thread pool. */
+const SYNC_COPY_MAX = 1 << 20;
+
 export class CopyUp {
   private readonly inflight = new Map<string, Promise<Entry>>();
   private seq = 0;
@@ -50,7 +53,13 @@ export class CopyUp {
     if (path === '/' || this.ctx.namei.dir(path).upper) return hostPath;
     this.ensureUpperDir(parentOf(path));
     const entry = this.ctx.namei.mustLookup(path);
-    this.install(entry, (tmp) => host.mkdir(tmp, 0o700));
+    const tmp = this.tmpPath();
+    this.build(entry, tmp, () => {
+      host.mkdir(tmp, 0o700);
+      this.copyMeta(entry, entry.hostPath, tmp);
+    });
+    this.install(entry, tmp);
+    this.ctx.emit({ op: 'copy-up', path, layer: this.ctx.stack.label(entry.layer) });
     return hostPath;
   }
 
@@ -64,73 +73,101 @@ export class CopyUp {
     const tmp = this.tmpPath();
     let bytes = 0;
     if (host.isReg(entry.stat)) {
+      const copied = await this.copyFile(entry, tmp, withData);
+      bytes = copied.bytes;
+      // A copy on the thread pool let other requests run: if the object changed meanwhile, it is stale.
+      const raced = copied.async ? this.raced(entry, tmp) : undefined;
+      if (raced !== undefined) return raced;
+    } else {
+      this.build(entry, tmp, () => {
+        if (host.isSymlink(entry.stat)) host.symlink(host.readlink(entry.hostPath), tmp);
+        else host.mknod(tmp, entry.stat.mode, entry.stat.rdev);
+        this.copyMeta(entry, entry.hostPath, tmp);
+      });
+    }
+    this.ensureUpperDir(parentOf(entry.path));
+    this.install(entry, tmp);
+    this.ctx.emit({ op: 'copy-up', path: entry.path, layer: this.ctx.stack.label(entry.layer), bytes, ms: Date.now() - started });
+    return this.ctx.namei.mustLookup(entry.path);
+  }
+
+  /**
+   * Builds the regular file at tmp through descriptors: data, attributes, then fsync. A small
+   * file copies inline; a big one on the thread pool, so the mount keeps answering meanwhile.
+   */
+  private async copyFile(entry: Entry, tmp: string, withData: boolean): Promise<{ bytes: number; async: boolean }> {
+    const size = withData ? entry.stat.size : 0;
+    const async = size > SYNC_COPY_MAX;
+    const src = host.open(entry.hostPath, host.O.O_RDONLY | host.O.O_NOFOLLOW);
+    try {
       const dst = host.open(tmp, host.O.O_WRONLY | host.O.O_CREAT | host.O.O_EXCL, 0o600);
       try {
-        if (withData && entry.stat.size > 0) {
-          const src = host.open(entry.hostPath, host.O.O_RDONLY | host.O.O_NOFOLLOW);
-          try {
-            bytes = await host.copyData(src, dst);
-          } finally {
-            host.close(src);
-          }
-        }
-        // The rename below must never publish a file whose data a crash could still lose.
+        const bytes = size === 0 ? 0 : async ? await host.copyData(src, dst) : host.copyDataSync(src, dst);
+        this.copyMeta(entry, src, dst);
+        // The rename into upper must never publish a file whose data a crash could still lose.
         if (!this.ctx.volatile) host.fsync(dst);
+        return { bytes, async };
       } catch (err) {
         ignoreENOENT(() => host.unlink(tmp));
         throw err;
       } finally {
         host.close(dst);
       }
-      // The copy ran on the thread pool: if the object changed meanwhile, this copy is stale.
-      const now = this.ctx.namei.lookup(entry.path);
-      if (now === undefined || now.layer !== entry.layer || now.stat.ino !== entry.stat.ino) {
-        host.unlink(tmp);
-        if (now === undefined) throw new FsError('ENOENT', entry.path);
-        // Made in upper meanwhile (removed and created again): that object is the answer.
-        if (now.layer === UPPER) return now;
-        throw new FsError('ESTALE', entry.path, 'a lower layer changed underneath the mount');
-      }
-    } else if (host.isSymlink(entry.stat)) {
-      host.symlink(host.readlink(entry.hostPath), tmp);
-    } else {
-      host.mknod(tmp, entry.stat.mode, entry.stat.rdev);
+    } finally {
+      host.close(src);
     }
-    this.ensureUpperDir(parentOf(entry.path));
-    this.install(entry, undefined, tmp);
-    this.ctx.emit({ op: 'copy-up', path: entry.path, layer: this.ctx.stack.label(entry.layer), bytes, ms: Date.now() - started });
-    return this.ctx.namei.mustLookup(entry.path);
   }
 
-  /**
-   * Gives the object at tmp the metadata of entry, then renames it into upper. `make` creates
-   * tmp when the caller has not. The parent's times are kept, as the kernel does.
-   */
-  private install(entry: Entry, make?: (tmp: string) => void, tmp = this.tmpPath()): void {
+  /** After a copy on the pool: the answer when the object changed meanwhile (tmp is dropped), else undefined. */
+  private raced(entry: Entry, tmp: string): Entry | undefined {
+    const now = this.ctx.namei.lookup(entry.path);
+    if (now !== undefined && now.layer === entry.layer && now.stat.ino === entry.stat.ino) return undefined;
+    host.unlink(tmp);
+    if (now === undefined) throw new FsError('ENOENT', entry.path);
+    // Made in upper meanwhile (removed and created again): that object is the answer.
+    if (now.layer === UPPER) return now;
+    throw new FsError('ESTALE', entry.path, 'a lower layer changed underneath the mount');
+  }
+
+  /** Runs make, which creates tmp; removes tmp if make fails. */
+  private build(entry: Entry, tmp: string, make: () => void): void {
+    try {
+      make();
+    } catch (err) {
+      this.drop(entry, tmp);
+      throw err;
+    }
+  }
+
+  private drop(entry: Entry, tmp: string): void {
+    ignoreENOENT(() => (host.isDir(entry.stat) ? host.rmdir(tmp) : host.unlink(tmp)));
+  }
+
+  /** Renames the finished object at tmp into upper, keeping the parent's times as the kernel does. */
+  private install(entry: Entry, tmp: string): void {
     const dest = this.ctx.stack.hostPath(UPPER, entry.path);
     const parentHost = this.ctx.stack.hostPath(UPPER, parentOf(entry.path));
     try {
-      make?.(tmp);
-      copyXattrs(entry.hostPath, tmp);
-      this.copyAttrs(entry, tmp);
       const parent = host.mustLstat(parentHost);
       host.rename(tmp, dest);
       host.utimens(parentHost, parent.atimeSec, parent.atimeNsec, parent.mtimeSec, parent.mtimeNsec);
     } catch (err) {
-      ignoreENOENT(() => (host.isDir(entry.stat) ? host.rmdir(tmp) : host.unlink(tmp)));
+      this.drop(entry, tmp);
       throw err;
     }
     this.ctx.namei.invalidate(entry.path);
-    if (host.isDir(entry.stat)) {
-      this.ctx.emit({ op: 'copy-up', path: entry.path, layer: this.ctx.stack.label(entry.layer) });
-    }
   }
 
-  /** Owner, mode and times (last, since the others change ctime/mtime). */
-  private copyAttrs(entry: Entry, tmp: string): void {
+  /**
+   * Owner first (chown(2) drops security.capability and the setuid bits), then xattrs, mode, and
+   * times last (the others change ctime/mtime). By descriptor for a regular file being copied (no
+   * path walks), by path for the rest.
+   */
+  private copyMeta(entry: Entry, from: host.Target, to: host.Target): void {
     const st = entry.stat;
-    if (this.ctx.privileged) host.lchown(tmp, st.uid, st.gid);
-    if (!host.isSymlink(st)) host.chmod(tmp, st.mode & 0o7777);
-    host.utimens(tmp, st.atimeSec, st.atimeNsec, st.mtimeSec, st.mtimeNsec);
+    if (this.ctx.privileged) host.lchown(to, st.uid, st.gid);
+    copyXattrs(from, to);
+    if (!host.isSymlink(st)) host.chmod(to, st.mode & 0o7777);
+    host.utimens(to, st.atimeSec, st.atimeNsec, st.mtimeSec, st.mtimeNsec);
   }
 }

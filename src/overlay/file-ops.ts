@@ -20,6 +20,13 @@ interface Handle {
   onUpper: boolean;
 }
 
+/** A handle whose descriptor is the upper object at path itself (what onDescriptor is told). */
+export interface Named {
+  path: string;
+  /** The object has no xattr at all. */
+  bare: boolean;
+}
+
 /** overlayfs: any write access, or truncation, needs the object in upper. */
 export const needsCopyUp = (flags: number): boolean => (flags & O_ACCMODE) !== O.O_RDONLY || (flags & O.O_TRUNC) !== 0;
 
@@ -29,8 +36,10 @@ export class FileOps {
   /**
    * Told a handle's descriptor, when the handle is made and whenever the descriptor is replaced
    * (before the old one is closed): the FUSE layer may serve data from it without calling us.
+   * `named` when the descriptor is the upper object at the handle's path: changes of that
+   * path's attributes may then be made on it (until a rename or unlink).
    */
-  onDescriptor: (fh: number, fd: number) => void = () => {};
+  onDescriptor: (fh: number, fd: number, named?: Named) => void = () => {};
 
   constructor(
     private readonly ctx: OverlayContext,
@@ -72,7 +81,7 @@ export class FileOps {
     for (const [fh, h] of this.handles) {
       if (h.onUpper || h.path !== path) continue;
       const fd = host.open(upperHostPath, O.O_RDONLY | O.O_NOFOLLOW);
-      this.onDescriptor(fh, fd);
+      this.onDescriptor(fh, fd, this.named(fd, path));
       host.close(h.fd);
       h.fd = fd;
       h.onUpper = true;
@@ -130,15 +139,19 @@ export class FileOps {
 
   /** A handle for a descriptor opened elsewhere (a volume): it is never copied up. */
   adopt(fd: number, path: string): number {
-    return this.add(fd, path, true);
+    return this.add(fd, path, true, false);
   }
 
-  private add(fd: number, path: string, onUpper: boolean): number {
+  private add(fd: number, path: string, onUpper: boolean, named = onUpper): number {
     const fh = this.nextFh++;
     if (this.nextFh > 0xffffffff) this.nextFh = 1;
     this.handles.set(fh, { fd, path, onUpper });
-    this.onDescriptor(fh, fd);
+    this.onDescriptor(fh, fd, named ? this.named(fd, path) : undefined);
     return fh;
+  }
+
+  private named(fd: number, path: string): Named {
+    return { path, bare: host.listxattr(fd).length === 0 };
   }
 
   private get(fh: number): Handle {

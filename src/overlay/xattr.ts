@@ -35,7 +35,7 @@ function visibleName(stored: string, format: WhiteoutFormat): string | undefined
 }
 
 /** Copy-up of attributes: everything but overlay marks. */
-export function copyXattrs(from: string, to: string): void {
+export function copyXattrs(from: host.Target, to: host.Target): void {
   for (const name of host.listxattr(from)) {
     if (isOverlayXattr(name)) continue;
     const value = host.getxattr(from, name);

@@ -15,8 +15,13 @@ declare module 'fuse-native' {
     unmount(cb: (err: Error | null) => void): void;
     /** [uid, gid, pid, umask] of the request whose handler is running (valid synchronously). */
     readonly contextArray: Uint32Array;
-    /** Serve read/write/fsync/fgetattr of handle fh from host descriptor fd in native code (no op call). */
-    setFd(fh: number, fd: number): void;
+    /**
+     * Serve read/write/fsync/fgetattr/ftruncate of handle fh from host descriptor fd in native
+     * code (no op call). With path: fd is the object at path itself (nothing but this mount
+     * changes it), so chmod/chown/utimens of path run on fd until a rename, unlink or rmdir;
+     * bare: it has no xattr, so getxattr of path is ENODATA until a setxattr/removexattr.
+     */
+    setFd(fh: number, fd: number, path?: string, bare?: boolean): void;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     static UTIME_NOW: number;
     static UTIME_OMIT: number;

@@ -112,6 +112,66 @@ t.test('kept listings and attributes follow every change, as on the kernel', { s
   t.match(layerfs.result.stdout, /^f 2 2 600 nobody/m, 'ftruncate, chmod and chown show');
 });
 
+t.test('owner, mode and times set through a new file\'s name follow renames and unlinks, as on the kernel', { skip }, async (t) => {
+  // tar, cp -p and touch: create, write, then chown, chmod and utimens by name or by descriptor.
+  // fuse-native makes those on the open handle's descriptor until the name can mean another file.
+  const { layerfs } = await scenario(t, lowers, py(`
+import errno
+T = 1_000_000_123_456_789
+def show(*names):
+    for n in names:
+        st = os.stat(n)
+        print(n, oct(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_atime_ns)
+def xattr(n):
+    try:
+        return os.getxattr(n, 'user.k')
+    except OSError as e:
+        return errno.errorcode[e.errno]
+fd = os.open('h', os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, b'first h\\n')
+print('h before any xattr', xattr('h'))
+os.fchown(fd, 12, 34); os.fchmod(fd, 0o4750); os.utime(fd, ns=(T, T))
+show('h')
+os.chown('h', 56, -1)
+show('h')
+os.rename('h', 'g')
+os.mkdir('h'); os.chmod('h', 0o701); os.utime('h', ns=(T, T))
+show('g', 'h')
+os.rmdir('h')
+n = os.open('h', os.O_CREAT | os.O_WRONLY, 0o600)
+os.truncate('h', 5); os.chmod('h', 0o640); os.chown('h', 7, 8); os.utime('h', ns=(T + 1, T + 2))
+show('g', 'h')
+os.unlink('h')
+os.mkfifo('h', 0o600); os.chmod('h', 0o606)
+print('unlinked h keeps', oct(os.fstat(n).st_mode), 'fifo', oct(os.stat('h').st_mode))
+os.unlink('h')
+m = os.open('h', os.O_CREAT | os.O_WRONLY, 0o600)
+os.chmod('h', 0o604); os.utime('h', None)
+show('g')
+os.setxattr('g', 'user.k', b'v')
+print('g after setxattr', xattr('g'))
+os.fchmod(fd, 0o700)
+os.ftruncate(fd, 3)
+os.utime(fd, ns=(T, T))
+show('g')
+print('h', oct(os.stat('h').st_mode), xattr('h'))
+os.setxattr('h', 'user.k', b'w')
+print('h after setxattr', xattr('h'))
+for x in (fd, n, m):
+    os.close(x)
+`));
+  t.match(layerfs.result.stdout, /^h before any xattr ENODATA$/m, 'a new file has no xattr');
+  t.match(layerfs.result.stdout, /^h 0o104750 12 34 8 1000000123456789 /m, 'fchown, fchmod and futimens show');
+  t.match(layerfs.result.stdout, /^h 0o100750 56 34 /m, 'chown by name cleared setuid');
+  t.match(layerfs.result.stdout, /^g 0o100750 56 34 8 1000000123456789 /m, 'the renamed file kept its attributes');
+  t.match(layerfs.result.stdout, /^h 0o100640 7 8 5 1000000123456791 1000000123456790$/m, 'the new h got the changes made by name');
+  t.match(layerfs.result.stdout, /^h 0o40701 0 0 \d+ 1000000123456789 /m, 'chmod and utimens after the rename went to the directory made there');
+  t.match(layerfs.result.stdout, /^unlinked h keeps 0o100640 fifo 0o10606$/m, 'chmod after unlink went to the fifo made there');
+  t.match(layerfs.result.stdout, /^g after setxattr b'v'$/m, 'the attribute set by name is seen');
+  t.match(layerfs.result.stdout, /^g 0o100700 56 34 3 /m, 'fchmod and ftruncate on the renamed file\'s descriptor');
+  t.match(layerfs.result.stdout, /^h after setxattr b'w'$/m, 'a setxattr ends "no xattr"');
+});
+
 t.test('readdir gives each entry its d_type, as the kernel overlay does', { skip }, async (t) => {
   const dtypes = py(`
 import ctypes

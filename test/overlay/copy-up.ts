@@ -31,6 +31,28 @@ t.test('copy-up of a lower file copies its data, mode, owner, times and user xat
   t.equal(readFileSync(low, 'utf8'), 'data\n', 'the lower file is untouched');
 });
 
+// A file capability (v2: magic with the effective flag, then permitted/inheritable words for caps
+// 0-31 and 32-63): CAP_NET_RAW, as `setcap cap_net_raw+ep` writes it.
+const NET_RAW_CAP = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+t.test('file capabilities survive copy-up of a file owned by another user, small or big', { skip }, async (t) => {
+  const big = 'x'.repeat(3 << 20); // above the inline-copy limit: copied on the thread pool
+  const f = overlayOf(t, [{ small: file('ping\n', { mode: 0o755 }), big: file(big, { mode: 0o755 }) }]);
+  for (const name of ['small', 'big']) {
+    const low = join(f.built.lowers[0]!, name);
+    chownSync(low, 123, 456);
+    host.setxattr(low, 'security.capability', NET_RAW_CAP);
+  }
+  const ov = f.remount();
+  for (const name of ['small', 'big']) {
+    const e = await ov.copyUp.copyUp('/' + name);
+    t.equal(e.stat.uid, 123, `${name}: owner`);
+    t.same(host.getxattr(f.up('/' + name), 'security.capability'), NET_RAW_CAP, `${name}: the capability was set after chown, which drops it`);
+    t.equal(e.stat.mode & 0o7777, 0o755, `${name}: mode`);
+  }
+  t.equal(readFileSync(f.up('/big'), 'utf8'), big, 'the big file\'s data');
+});
+
 t.test('the parents are copied up first, with their own metadata, and keep their times', { skip }, async (t) => {
   const f = overlayOf(t, [{ a: dir({ b: dir({ c: 'c' }, { mode: 0o750 }) }, { mode: 0o711 }) }]);
   const b = join(f.built.lowers[0]!, 'a/b');
