@@ -102,7 +102,8 @@ export class Daemon {
     });
     this.fuse = new Fuse(opts.mountpoint, ops, { timeout: false, fsync: !this.ovl.ctx.volatile, options: fuseOptions(opts.stack, opts.fuseFlags, (opts.volumes ?? []).length > 0) });
     // Data ops on open files are served by fuse-native from the handle's descriptor (no JS hop).
-    this.ovl.files.onDescriptor = (fh, fd, named) => this.fuse.setFd(fh, fd, named?.path, named?.bare);
+    this.ovl.files.onDescriptor = (fh, fd, about) =>
+      this.fuse.setFd(fh, fd, about?.path, about === undefined ? 0 : (about.named ? Fuse.SET_FD_NAMED : 0) | (about.bare ? Fuse.SET_FD_BARE : 0));
     this.finished = new Promise((res) => (this.finish = res));
   }
 

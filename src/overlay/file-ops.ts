@@ -20,10 +20,12 @@ interface Handle {
   onUpper: boolean;
 }
 
-/** A handle whose descriptor is the upper object at path itself (what onDescriptor is told). */
-export interface Named {
+/** What onDescriptor is told of a handle outside volumes. */
+export interface Described {
   path: string;
-  /** The object has no xattr at all. */
+  /** The descriptor is the upper object at path itself. */
+  named: boolean;
+  /** Named, and the object has no xattr at all. */
   bare: boolean;
 }
 
@@ -36,10 +38,11 @@ export class FileOps {
   /**
    * Told a handle's descriptor, when the handle is made and whenever the descriptor is replaced
    * (before the old one is closed): the FUSE layer may serve data from it without calling us.
-   * `named` when the descriptor is the upper object at the handle's path: changes of that
-   * path's attributes may then be made on it (until a rename or unlink).
+   * `about` for a handle outside volumes; `named` there when the descriptor is the upper object
+   * at the handle's path: changes of that path's attributes may then be made on it (until a
+   * rename or unlink).
    */
-  onDescriptor: (fh: number, fd: number, named?: Named) => void = () => {};
+  onDescriptor: (fh: number, fd: number, about?: Described) => void = () => {};
 
   constructor(
     private readonly ctx: OverlayContext,
@@ -81,7 +84,7 @@ export class FileOps {
     for (const [fh, h] of this.handles) {
       if (h.onUpper || h.path !== path) continue;
       const fd = host.open(upperHostPath, O.O_RDONLY | O.O_NOFOLLOW);
-      this.onDescriptor(fh, fd, this.named(fd, path));
+      this.onDescriptor(fh, fd, this.describe(fd, path, true));
       host.close(h.fd);
       h.fd = fd;
       h.onUpper = true;
@@ -139,19 +142,19 @@ export class FileOps {
 
   /** A handle for a descriptor opened elsewhere (a volume): it is never copied up. */
   adopt(fd: number, path: string): number {
-    return this.add(fd, path, true, false);
+    return this.add(fd, path, true, true);
   }
 
-  private add(fd: number, path: string, onUpper: boolean, named = onUpper): number {
+  private add(fd: number, path: string, onUpper: boolean, inVolume = false): number {
     const fh = this.nextFh++;
     if (this.nextFh > 0xffffffff) this.nextFh = 1;
     this.handles.set(fh, { fd, path, onUpper });
-    this.onDescriptor(fh, fd, named ? this.named(fd, path) : undefined);
+    this.onDescriptor(fh, fd, inVolume ? undefined : this.describe(fd, path, onUpper));
     return fh;
   }
 
-  private named(fd: number, path: string): Named {
-    return { path, bare: host.listxattr(fd).length === 0 };
+  private describe(fd: number, path: string, named: boolean): Described {
+    return { path, named, bare: named && host.listxattr(fd).length === 0 };
   }
 
   private get(fh: number): Handle {

@@ -17,12 +17,15 @@ declare module 'fuse-native' {
     readonly contextArray: Uint32Array;
     /**
      * Serve read/write/fsync/fgetattr/ftruncate of handle fh from host descriptor fd in native
-     * code (no op call). With path: fd is the object at path itself (nothing but this mount
-     * changes it), so chmod/chown/utimens of path run on fd until a rename, unlink or rmdir;
-     * bare: it has no xattr, so getxattr of path is ENODATA until a setxattr/removexattr.
+     * code (no op call). path: the handle's path (a data change then outdates only its kept
+     * attributes). SET_FD_NAMED: fd is the object at path itself (nothing but this mount changes
+     * it), so chmod/chown/utimens of path run on fd until a rename, unlink or rmdir;
+     * SET_FD_BARE: it has no xattr, so getxattr of path is ENODATA until a setxattr/removexattr.
      */
-    setFd(fh: number, fd: number, path?: string, bare?: boolean): void;
+    setFd(fh: number, fd: number, path?: string, flags?: number): void;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
+    static SET_FD_NAMED: number;
+    static SET_FD_BARE: number;
     static UTIME_NOW: number;
     static UTIME_OMIT: number;
   }
