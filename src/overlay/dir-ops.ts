@@ -227,7 +227,11 @@ export class DirOps {
     }
     // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
     if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
-    if (dst !== undefined && srcIsDir && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
+    // A target with lower content must be empty in the merged view; one only in upper is left to
+    // the host rename, as the kernel does (whose ENOTEMPTY then comes after the opaque mark below).
+    if (dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0 && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) {
+      throw new FsError('ENOTEMPTY', to);
+    }
     if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
     const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
     const dest = join(toParentHost, name);

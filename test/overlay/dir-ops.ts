@@ -150,6 +150,15 @@ t.test('rename of an upper-only directory into a merged one moves it and makes i
   t.same(f.ov.readdir('/d/nd').map((e) => e.name), ['x']);
 });
 
+t.test('rename of a directory onto a non-empty upper-only one fails like the kernel: ENOTEMPTY after the opaque mark', { skip }, async (t) => {
+  // Found by test-random: the kernel checks a target only in upper through the host rename,
+  // after it has marked the source opaque for its move into a merged directory.
+  const f = overlayOf(t, lowers, { upper: { d: { nd: {}, full: { x: 'x' } } } });
+  t.equal(await codeOf(() => f.ov.rename('/d/nd', '/d/full')), 'ENOTEMPTY');
+  t.equal(xattr(f.up('/d/nd'), 'trusted.overlay.opaque'), 'y', 'the source was marked opaque first');
+  t.same(f.ov.readdir('/d/full').map((e) => e.name), ['x'], 'the target is untouched');
+});
+
 t.test('rename of a lower file copies it up and leaves a whiteout at the source', { skip }, async (t) => {
   const f = overlayOf(t, lowers);
   await f.ov.rename('/d/a', '/d/a2');
