@@ -7,7 +7,7 @@ import type { Overlay } from '../overlay/overlay';
 import type { Caller } from '../overlay/context';
 import { toErrno } from './errno';
 import { KEEP, NO_XATTRS, STAT_INTS, toFuseStat } from './stat';
-import { DT, type DirEntry } from '../host/fs';
+import { DT, isDir, type DirEntry } from '../host/fs';
 
 type Reply = (...args: any[]) => void;
 type CallerSource = () => Caller;
@@ -65,6 +65,32 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
   }
 
   const keepIf = (path: string): number => (ovl.isPrivate(path) ? KEEP : 0);
+
+  /** A file with no other name: a change to it shows under its own path alone. */
+  const alone = (path: string): boolean => {
+    const st = ovl.getattr(path);
+    return !isDir(st) && st.nlink === 1;
+  };
+  const aloneOrMissing = (path: string): boolean => {
+    try {
+      return alone(path);
+    } catch {
+      return true; // nothing there to lose a name
+    }
+  };
+
+  /**
+   * unlink and rename answer whether what went was a file with no other name (and, for rename,
+   * what it replaced too): fuse-native then outdates only those paths' kept listings and
+   * attributes instead of all of them (docs/design.md, "Request path").
+   */
+  function moving(before: () => boolean, fn: () => void | Promise<void>): () => boolean | Promise<boolean> {
+    return () => {
+      const one = before();
+      const done = fn();
+      return done instanceof Promise ? done.then(() => one) : one;
+    };
+  }
 
   /**
    * The attributes of a listing's entries, in the listing's order after '.' and '..' (zeros there
@@ -148,9 +174,10 @@ export function makeOps(ovl: Overlay, log: Logger, caller: CallerSource): Record
       const who = caller();
       change('link', path, () => ovl.link(existing, path, who), cb);
     },
-    unlink: (path: string, cb: Reply) => run('unlink', path, () => ovl.unlink(path), cb),
+    unlink: (path: string, cb: Reply) => run('unlink', path, moving(() => alone(path), () => ovl.unlink(path)), cb),
     rmdir: (path: string, cb: Reply) => run('rmdir', path, () => ovl.rmdir(path), cb),
-    rename: (from: string, to: string, cb: Reply) => run('rename', from, () => ovl.rename(from, to), cb),
+    rename: (from: string, to: string, cb: Reply) =>
+      run('rename', from, moving(() => alone(from) && aloneOrMissing(to), () => ovl.rename(from, to)), cb),
     getxattr: (path: string, name: string, _pos: number, cb: Reply) => run('getxattr', path, () => ovl.getxattr(path, name), cb),
     listxattr: (path: string, cb: Reply) => run('listxattr', path, () => ovl.listxattr(path), cb),
     setxattr: (path: string, name: string, value: Buffer, _pos: number, flags: number, cb: Reply) =>

@@ -208,11 +208,17 @@ os.mkdir('ld/le/sub'); look('mkdir')
 os.rmdir('ld/le/sub'); look('rmdir')
 os.unlink('ld/le/lg'); look('unlink a lower file')
 os.symlink('f', 'd/s'); look('symlink')
+os.link('f', 'd/fl'); look('link f')
+open('d/t', 'w').write('t'); os.rename('d/t', 'd/fl'); look('rename over the other link')
+print('listings', sorted(os.listdir('d')), sorted(os.listdir('ld')))
+os.rename('d/fl', 'ld/moved'); print('after a move', sorted(os.listdir('d')), sorted(os.listdir('ld')))
 `));
   t.match(layerfs.result.stdout, /^create under lower dirs .* ld:T,\S+ ld\/le:new,/m, 'the new file\'s directory is refetched, its parent keeps its time');
   t.match(layerfs.result.stdout, /^append through the other link .* d\/g:new,2,7,0o100600 *$/m, 'a write through one link shows under the other');
   t.match(layerfs.result.stdout, /^chmod through the other link .* d\/g:T,2,7,0o100640 *$/m, 'chmod and utimens through one link show under the other');
   t.match(layerfs.result.stdout, /^unlink the other link .* d\/g:T,1,/m, 'the link count drops');
+  t.match(layerfs.result.stdout, /^rename over the other link .* f:new,1,12,/m, 'a rename over a second name drops the link count');
+  t.match(layerfs.result.stdout, /^after a move \['g', 's'\] \['le', 'moved'\]$/m, 'a move between directories shows in both listings');
 });
 
 t.test('readdir gives each entry its d_type, as the kernel overlay does', { skip }, async (t) => {
