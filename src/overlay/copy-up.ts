@@ -108,7 +108,7 @@ export class CopyUp {
         if (!this.ctx.volatile) host.fsync(dst);
         return { bytes, async };
       } catch (err) {
-        ignoreENOENT(() => host.unlink(tmp));
+        this.drop(entry, tmp);
         throw err;
       } finally {
         host.close(dst);
