@@ -1,20 +1,15 @@
-// Daemon lifecycle: checks the mountpoint, mounts the overlay through fuse-native, serves until
-// SIGINT/SIGTERM or an external unmount (fusermount -u, umount), then unmounts and flushes logs.
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+// Daemon lifecycle (mounts.ts checks the mountpoint first): mounts the overlay through fuse-native,
+// serves until SIGINT/SIGTERM or an external unmount (fusermount -u, umount), then unmounts and flushes logs.
 import Fuse from 'fuse-native';
 import type { Logger } from 'pino';
-import * as host from '../host/fs';
-import { assertNotInLayers, LayerConfigError, type LayerStack } from '../overlay/layers';
+import type { LayerStack } from '../overlay/layers';
 import { Overlay } from '../overlay/overlay';
 import type { OverlayEvent } from '../overlay/context';
 import type { WhiteoutFormat } from '../overlay/whiteout';
 import type { Volume } from '../overlay/volumes';
 import { makeOps } from '../fuse/ops';
-import { listMounts, mountAt } from './mounts';
-import { runningMounts } from './runtime';
+import { FSTYPE, fusermount, mountAt } from './mounts';
 
-export const FSTYPE = 'fuse.layerfs';
 const WATCH_MS = 1000;
 
 export interface DaemonOptions {
@@ -29,38 +24,6 @@ export interface DaemonOptions {
   volatile?: boolean;
   /** Force the whiteout format written (default: probed). */
   format?: WhiteoutFormat | undefined;
-}
-
-/** Refuses a mountpoint the way mount(8) would, with a one-line reason. */
-export function checkMountpoint(stack: LayerStack, mountpoint: string): string {
-  const mnt = resolve(mountpoint);
-  const st = host.lstat(mnt);
-  if (st === undefined) throw new LayerConfigError(`mountpoint ${mnt} does not exist`);
-  if (!host.isDir(st)) throw new LayerConfigError(`mountpoint ${mnt} is not a directory`);
-  if (mountAt(mnt) !== undefined) throw new LayerConfigError(`mountpoint ${mnt} is busy: something is mounted there`);
-  assertNotInLayers(stack, mnt);
-  assertNotInUse(stack);
-  return mnt;
-}
-
-/**
- * Two overlays writing one upper would corrupt it; the kernel answers EBUSY. layerfs refuses an
- * upper or workdir that a running layerfs daemon or a kernel overlay mount already uses.
- */
-function assertNotInUse(stack: LayerStack): void {
-  if (stack.upper === undefined) return;
-  for (const s of runningMounts()) {
-    if (s.upper === stack.upper || s.work === stack.work) {
-      throw new LayerConfigError(`upperdir/workdir ${s.upper === stack.upper ? stack.upper : stack.work} is in use by the layerfs mount at ${s.mountpoint}`);
-    }
-  }
-  for (const m of listMounts().filter((m) => m.fstype === 'overlay')) {
-    for (const dir of [stack.upper, stack.work]) {
-      if (m.options.split(',').some((o) => o === `upperdir=${dir}` || o === `workdir=${dir}`)) {
-        throw new LayerConfigError(`${dir} is in use by the kernel overlay mounted at ${m.mountpoint}`);
-      }
-    }
-  }
 }
 
 /**
@@ -133,16 +96,6 @@ export class Daemon {
     this.opts.log.info({ op: 'umount', path: this.opts.mountpoint, open: this.ovl.files.openCount }, why);
     this.finish();
   }
-}
-
-/** fusermount -u (lazy with -z): the unmount that works for root and for users alike. */
-export function fusermount(mountpoint: string, lazy: boolean): Promise<void> {
-  return new Promise((res, rej) => {
-    execFile('fusermount', lazy ? ['-u', '-z', mountpoint] : ['-u', mountpoint], (err, _out, stderr) => {
-      if (err) rej(new Error(stderr.trim().replace(/^fusermount: /, '') || err.message));
-      else res();
-    });
-  });
 }
 
 const kB = (n: number): string => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} kB` : `${(n / 1048576).toFixed(1)} MB`);

@@ -48,3 +48,6 @@ export function holdersOf(mountpoint: string): Holder[] {
   }
   return holders;
 }
+
+/** "bash (pid 7526, cwd), vim (pid 7601, fd 3)", or '' when nobody holds it. */
+export const heldBy = (mountpoint: string): string => holdersOf(mountpoint).map((h) => `${h.command} (pid ${h.pid}, ${h.what})`).join(', ');

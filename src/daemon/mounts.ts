@@ -1,6 +1,9 @@
 // What the kernel says is mounted (/proc/self/mountinfo), read without touching the mounts
 // themselves: a stat of a dead FUSE mount hangs or fails, and the daemon must never stat its own.
+// Also how a mount is undone, without loading the FUSE engine.
 import { readFileSync } from 'node:fs';
+
+export const FSTYPE = 'fuse.layerfs';
 
 export interface MountInfo {
   mountpoint: string;
@@ -29,4 +32,15 @@ export function mountAt(path: string): MountInfo | undefined {
   return listMounts()
     .filter((m) => m.mountpoint === path)
     .pop();
+}
+
+/** fusermount -u (lazy with -z): the unmount that works for root and for users alike. */
+export function fusermount(mountpoint: string, lazy: boolean): Promise<void> {
+  const { execFile } = require('node:child_process') as typeof import('node:child_process');
+  return new Promise((res, rej) => {
+    execFile('fusermount', lazy ? ['-u', '-z', mountpoint] : ['-u', mountpoint], (err, _out, stderr) => {
+      if (err) rej(new Error(stderr.trim().replace(/^fusermount: /, '') || err.message));
+      else res();
+    });
+  });
 }

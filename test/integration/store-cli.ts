@@ -151,7 +151,7 @@ t.test('the course: one image, two isolated containers, sizes, diff, rm, rmi ref
   await e.ok('container', 'mount', 'three', m3);
   t.equal((await sh(m3, 'cat file.txt etc/conf')).stdout, '00000000000000000\nv1\nmore\n');
   t.same((await sh(m3, 'ls; ls data')).stdout.split('\n').filter(Boolean), ['app', 'data', 'etc', 'file.txt'], 'deletions committed too');
-  t.match(await e.ok('ps', '-s', '--store', e.store), /three\s+0B \(virtual 5.05kB\)/);
+  t.match(await e.ok('ps', '-s'), /three\s+0B \(virtual 5.05kB\)/);
 
   // umount and rm: the container layer is lost
   await e.ok('container', 'umount', 'two');

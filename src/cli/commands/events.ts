@@ -2,45 +2,31 @@
 // read from the daemon's log; --follow keeps printing as changes happen.
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { resolve } from 'node:path';
-import type { CommandModule } from 'yargs';
 import { readState, statePaths } from '../../daemon/runtime';
-import type { CliDeps } from '../cli';
-
-interface EventsArgs {
-  mountpoint: string;
-  follow?: boolean;
-}
+import { CommandError, type CliDeps } from '../deps';
+import type { Args } from '../spec';
 
 /** Trace lines are the log lines that are not pino JSON records (those carry a "level"). */
 const isTraceLine = (line: string): boolean => line !== '' && !line.startsWith('{"level"');
 
-export function eventsCommand(deps: CliDeps, setCode: (c: number) => void): CommandModule<object, EventsArgs> {
-  return {
-    command: 'events <mountpoint>',
-    describe: 'print the changes a mount made (mount it with --trace)',
-    builder: (y) =>
-      y.positional('mountpoint', { type: 'string', demandOption: true }).option('follow', { alias: 'f', type: 'boolean', describe: 'keep printing new events' }) as never,
-    handler: async (args) => {
-      const mnt = resolve(args.mountpoint);
-      const log = readState(mnt)?.log ?? statePaths(mnt).log;
-      if (!existsSync(log)) {
-        deps.err(`layerfs: no log for ${mnt}: was it mounted in the background?`);
-        setCode(1);
-        return;
-      }
-      let offset = await printFrom(log, 0, deps);
-      if (!args.follow) return;
-      await new Promise<void>((res) => {
-        const w = watch(log, async () => (offset = await printFrom(log, offset, deps)));
-        const stop = (): void => {
-          w.close();
-          res();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-    },
-  };
+export async function run(a: Args, deps: CliDeps): Promise<number> {
+  const mnt = resolve(a.mountpoint as string);
+  const state = readState(mnt);
+  if (state !== undefined && state.trace === undefined) throw new CommandError(`${mnt} was mounted without --trace: nothing is recorded (mount it with --trace text or --trace json)`);
+  const log = state?.log ?? statePaths(mnt).log;
+  if (!existsSync(log)) throw new CommandError(`no events recorded for ${mnt}: it is not mounted in the background with --trace`);
+  let offset = await printFrom(log, 0, deps);
+  if (a.follow !== true) return 0;
+  await new Promise<void>((res) => {
+    const w = watch(log, async () => (offset = await printFrom(log, offset, deps)));
+    const stop = (): void => {
+      w.close();
+      res();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
 }
 
 async function printFrom(path: string, offset: number, deps: CliDeps): Promise<number> {

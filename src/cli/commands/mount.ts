@@ -1,102 +1,125 @@
 // layerfs mount: the overlay syntax of mount -t overlay, or --lower/--upper/--work. In the
-// background by default, returning once the mount answers; --foreground stays attached.
+// background by default: a daemon process is started once everything is checked, and the command
+// returns when the daemon writes "ok" (or why not) on the pipe it was given. --foreground is the
+// daemon itself.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
-import { LayerConfigError, validateStack, type LayerStack } from '../../overlay/layers';
-import { OptionError, parseMountOptions, type ParsedOptions } from '../../daemon/mount-options';
-import { checkMountpoint, Daemon } from '../../daemon/daemon';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../daemon/logger';
-import { removeState, statePaths, writeState } from '../../daemon/runtime';
-import type { CliDeps } from '../cli';
-import { parseVolume, type Volume } from '../../overlay/volumes';
+import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { assertNotInLayers, LayerConfigError, validateStack, type LayerStack } from '../../overlay/layers';
+import * as host from '../../host/fs';
+import { OptionError, parseMountOptions, type ParsedOptions } from '../../daemon/mount-options';
+import { fusermount, listMounts, mountAt } from '../../daemon/mounts';
+import { heldBy } from '../../daemon/holders';
+import type { LogLevel } from '../../daemon/logger';
+import { openLog, removeState, runDir, runningMounts, statePaths, writeState } from '../../daemon/runtime';
+import { parseVolume, type Volume } from '../../overlay/volumes';
+import { CommandError, UsageError, type CliDeps } from '../deps';
+import type { Args } from '../spec';
 
 interface MountArgs {
-  mountpoint?: string;
-  /** The helper form's first positional: mount(8)'s SOURCE, or the mountpoint when alone. */
-  source?: string;
+  mountpoint: string;
   o?: string[];
   lower?: string[];
   upper?: string;
   work?: string;
   foreground?: boolean;
   'log-level': LogLevel;
-  trace?: string;
+  trace?: 'text' | 'json';
   'whiteout-format'?: 'kernel' | 'oci';
   volume?: string[];
   'ready-fd'?: number;
 }
 
-/** A volume argument, or an OptionError saying what is wrong with it. */
-function parseVolumeArg(spec: string): Volume {
-  try {
-    const v = parseVolume(spec);
-    return { ...v, hostDir: resolve(v.hostDir) };
-  } catch (err) {
-    throw new OptionError((err as Error).message);
-  }
+/** Everything a mount needs, checked. */
+interface Plan {
+  stack: LayerStack;
+  parsed: ParsedOptions;
+  mnt: string;
+  volumes: Volume[];
 }
-
-/** Repeated options arrive as an array, a single one as a string. */
-const toList = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
 
 /** Merges -o options with the friendly flags; a layer given both ways is an error. */
 function collectOptions(args: MountArgs): ParsedOptions {
   const parsed = parseMountOptions(args.o ?? []);
-  if (args.lower !== undefined) {
-    if (parsed.lowers.length > 0) throw new OptionError('lower layers are given both as lowerdir= and --lower');
-    parsed.lowers = args.lower;
-  }
+  if (args.lower !== undefined && parsed.lowers.length > 0) throw new UsageError('lower layers are given both as lowerdir= and --lower');
+  if (args.lower !== undefined) parsed.lowers = args.lower;
   for (const key of ['upper', 'work'] as const) {
     if (args[key] === undefined) continue;
-    if (parsed[key] !== undefined) throw new OptionError(`${key}dir is given both as ${key}dir= and --${key}`);
+    if (parsed[key] !== undefined) throw new UsageError(`${key}dir is given both as ${key}dir= and --${key}`);
     parsed[key] = args[key];
   }
   return parsed;
 }
 
+function volumeOf(spec: string, mnt: string): Volume {
+  let v: Volume;
+  try {
+    v = parseVolume(spec);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const hostDir = resolve(v.hostDir);
+  if (hostDir === mnt || hostDir.startsWith(mnt + '/') || mnt.startsWith(hostDir + '/')) throw new CommandError(`volume ${hostDir} overlaps the mountpoint ${mnt}`);
+  return { ...v, hostDir };
+}
+
+/** Refuses a mountpoint the way mount(8) would, with a one-line reason. */
+function checkMountpoint(stack: LayerStack, mountpoint: string): string {
+  const mnt = resolve(mountpoint);
+  const st = host.lstat(mnt);
+  if (st === undefined) throw new LayerConfigError(`mountpoint ${mnt} does not exist`);
+  if (!host.isDir(st)) throw new LayerConfigError(`mountpoint ${mnt} is not a directory`);
+  if (mountAt(mnt) !== undefined) throw new LayerConfigError(`mountpoint ${mnt} is busy: something is mounted there`);
+  assertNotInLayers(stack, mnt);
+  assertNotInUse(stack);
+  return mnt;
+}
+
 /**
- * `layerfs mount MOUNTPOINT`, and the helper form that mount(8) (through mount.fuse3, for
- * `-t fuse.layerfs` and fstab) and podman's mount_program use: `layerfs [SOURCE] MOUNTPOINT -o ...`.
+ * Two overlays writing one upper would corrupt it; the kernel answers EBUSY. layerfs refuses an
+ * upper or workdir that a running layerfs daemon or a kernel overlay mount already uses.
  */
-export function mountCommand(deps: CliDeps, setCode: (c: number) => void, form: 'verb' | 'helper' = 'verb'): CommandModule<object, MountArgs> {
-  return {
-    command: form === 'verb' ? 'mount <mountpoint>' : 'mount-helper <source> [mountpoint]',
-    describe: form === 'verb' ? 'mount an overlay of layer directories (like mount -t overlay)' : false,
-    builder: (y) =>
-      y
-        .positional(form === 'verb' ? 'mountpoint' : 'source', { type: 'string', demandOption: true, describe: 'where to mount' })
-        .option('o', { type: 'string', coerce: toList, describe: 'lowerdir=A:B,upperdir=U,workdir=W[,ro,allow_other]' })
-        .option('lower', { type: 'string', coerce: toList, describe: 'a lower layer, top-most first (repeat)' })
-        .option('upper', { type: 'string', describe: 'the writable upper directory' })
-        .option('work', { type: 'string', describe: 'the work directory (same filesystem as --upper)' })
-        .option('foreground', { alias: 'f', type: 'boolean', describe: 'stay attached; unmount on SIGINT/SIGTERM' })
-        .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'debug shows every operation' })
-        .option('trace', { type: 'string', choices: ['text', 'json'], describe: 'print each copy-up, whiteout and create' })
-        .option('volume', { alias: 'v', type: 'string', coerce: toList, describe: 'HOSTDIR:/path: show a host directory at /path (repeat)' })
-        .option('whiteout-format', { choices: ['kernel', 'oci'], describe: 'force the format of new whiteouts (default: kernel when privileged)' })
-        .option('ready-fd', { type: 'number', hidden: true }) as never,
-    handler: async (args) => {
-      try {
-        const parsed = collectOptions(args);
-        const stack = validateStack(parsed);
-        const mnt = checkMountpoint(stack, (args.mountpoint ?? args.source)!);
-        const volumes = (args.volume ?? []).map(parseVolumeArg);
-        for (const v of volumes) {
-          if (v.hostDir === mnt || v.hostDir.startsWith(mnt + '/') || mnt.startsWith(v.hostDir + '/')) {
-            throw new OptionError(`volume ${v.hostDir} overlaps the mountpoint ${mnt}`);
-          }
-        }
-        setCode(args.foreground ? await foreground(args, stack, parsed, mnt, volumes) : await background(args, stack, parsed, mnt, deps));
-      } catch (err) {
-        if (!(err instanceof LayerConfigError || err instanceof OptionError)) throw err;
-        if (args['ready-fd'] !== undefined) tell(args['ready-fd'], `error ${err.message}`);
-        deps.err(`layerfs: ${err.message}`);
-        setCode(1);
+function assertNotInUse(stack: LayerStack): void {
+  if (stack.upper === undefined) return;
+  for (const s of runningMounts()) {
+    if (s.upper === stack.upper || s.work === stack.work) {
+      throw new LayerConfigError(`upperdir/workdir ${s.upper === stack.upper ? stack.upper : stack.work} is in use by the layerfs mount at ${s.mountpoint}`);
+    }
+  }
+  for (const m of listMounts().filter((m) => m.fstype === 'overlay')) {
+    for (const dir of [stack.upper, stack.work]) {
+      if (m.options.split(',').some((o) => o === `upperdir=${dir}` || o === `workdir=${dir}`)) {
+        throw new LayerConfigError(`${dir} is in use by the kernel overlay mounted at ${m.mountpoint}`);
       }
-    },
-  };
+    }
+  }
+}
+
+/** Checks the whole request before anything is started or written. */
+function plan(args: MountArgs): Plan {
+  let parsed: ParsedOptions;
+  try {
+    parsed = collectOptions(args);
+  } catch (err) {
+    throw err instanceof OptionError ? new UsageError(err.message) : err;
+  }
+  if (parsed.lowers.length === 0) throw new UsageError('mount needs its layers (--lower DIR or -o lowerdir=DIR[:DIR...]) and a MOUNTPOINT, or a CONTAINER and a MOUNTPOINT');
+  const stack = validateStack(parsed);
+  const mnt = checkMountpoint(stack, args.mountpoint);
+  const volumes = (args.volume ?? []).map((v) => volumeOf(v, mnt));
+  runDir();
+  return { stack, parsed, mnt, volumes };
+}
+
+export async function mount(a: Args, deps: CliDeps): Promise<number> {
+  const args = a as unknown as MountArgs;
+  try {
+    const p = plan(args);
+    return args.foreground ? await foreground(args, p, deps) : await background(args, p, deps);
+  } catch (err) {
+    if (args['ready-fd'] !== undefined) tell(args['ready-fd'], `error ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 function tell(fd: number, message: string): void {
@@ -108,52 +131,63 @@ function tell(fd: number, message: string): void {
   }
 }
 
-async function foreground(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string, volumes: Volume[]): Promise<number> {
+/**
+ * Serves the mount until it is unmounted. A first SIGINT/SIGTERM unmounts; when the mount is busy
+ * it says who holds it and unmounts as soon as they let go; a second one detaches it lazily.
+ */
+async function foreground(args: MountArgs, { stack, parsed, mnt, volumes }: Plan, deps: CliDeps): Promise<number> {
+  const { Daemon } = require('../../daemon/daemon') as typeof import('../../daemon/daemon');
+  const { createLogger } = require('../../daemon/logger') as typeof import('../../daemon/logger');
   const log = createLogger(args['log-level']);
-  let daemon: Daemon;
+  const fail = (err: unknown): Error => new Error(`cannot mount ${mnt}: ${(err as Error).message}`);
+  let daemon: InstanceType<typeof Daemon>;
   try {
-    daemon = new Daemon({
-      stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, volumes, volatile: parsed.volatile,
-      trace: args.trace as 'text' | 'json' | undefined, format: args['whiteout-format'],
-    });
-  } catch (err) {
-    throw new LayerConfigError(`cannot mount ${mnt}: ${(err as Error).message}`);
-  }
-  for (const opt of parsed.ignored) log.warn({ op: 'mount', option: opt }, 'option accepted and ignored');
-  try {
+    daemon = new Daemon({ stack, mountpoint: mnt, fuseFlags: parsed.fuse, log, volumes, volatile: parsed.volatile, trace: args.trace, format: args['whiteout-format'] });
+    for (const opt of parsed.ignored) log.warn({ op: 'mount', option: opt }, 'option accepted and ignored');
     await daemon.mount();
   } catch (err) {
-    throw new LayerConfigError(`cannot mount ${mnt}: ${(err as Error).message}`);
+    throw fail(err);
   }
   writeState({
-    pid: process.pid, mountpoint: mnt, log: statePaths(mnt).log, lowers: stack.lowers, upper: stack.upper,
-    work: stack.work, volumes, format: daemon.ovl.ctx.format, started: new Date().toISOString(),
+    pid: process.pid, mountpoint: mnt, log: statePaths(mnt).log, lowers: stack.lowers, upper: stack.upper, work: stack.work,
+    volumes, format: daemon.ovl.ctx.format, trace: args.trace, started: new Date().toISOString(),
   });
   if (args['ready-fd'] !== undefined) tell(args['ready-fd'], 'ok');
+  let retry: NodeJS.Timeout | undefined;
   const onSignal = (): void => {
-    daemon.unmount().catch((err: Error) => log.error({ op: 'umount', path: mnt, err }, `cannot unmount: ${err.message}`));
+    if (retry !== undefined) {
+      clearInterval(retry);
+      fusermount(mnt, true).then(() => daemon.unmount(), (err: Error) => deps.err(`layerfs: cannot detach ${mnt}: ${err.message}`));
+      return;
+    }
+    daemon.unmount().catch((err: Error) => {
+      const who = heldBy(mnt);
+      deps.err(`layerfs: ${mnt} is busy (${who ? `held by ${who}` : err.message}): unmounting when it is let go; Ctrl-C again detaches it now`);
+      retry = setInterval(() => daemon.unmount().then(() => clearInterval(retry), () => undefined), 200);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', () => undefined);
   await daemon.done;
+  if (retry !== undefined) clearInterval(retry);
   removeState(mnt);
   return 0;
 }
 
 /** Starts the daemon detached and waits for it to say the mount answers (or why not). */
-async function background(args: MountArgs, stack: LayerStack, parsed: ParsedOptions, mnt: string, deps: CliDeps): Promise<number> {
-  // A fresh log per mount, so `layerfs events` shows this mount's changes only.
-  const logFd = openSync(statePaths(mnt).log, 'w');
-  const childArgs = [process.argv[1]!, 'mount', '--foreground', '--ready-fd', '3', '--log-level', args['log-level']];
-  for (const l of stack.lowers) childArgs.push('--lower', l);
-  if (stack.upper !== undefined) childArgs.push('--upper', stack.upper, '--work', stack.work!);
+async function background(args: MountArgs, { stack, parsed, mnt }: Plan, deps: CliDeps): Promise<number> {
+  const logFd = openLog(mnt);
+  // `--opt=value` and `--` keep values that start with a dash from being read as options.
+  const childArgs = [process.argv[1]!, 'mount', '--foreground', '--ready-fd=3', `--log-level=${args['log-level']}`];
+  for (const l of stack.lowers) childArgs.push(`--lower=${l}`);
+  if (stack.upper !== undefined) childArgs.push(`--upper=${stack.upper}`, `--work=${stack.work!}`);
   const childOpts = [...parsed.fuse, ...(parsed.volatile ? ['volatile'] : [])];
   if (childOpts.length > 0) childArgs.push('-o', childOpts.join(','));
-  if (args.trace !== undefined) childArgs.push('--trace', args.trace);
-  if (args['whiteout-format'] !== undefined) childArgs.push('--whiteout-format', args['whiteout-format']);
-  for (const v of args.volume ?? []) childArgs.push('--volume', v);
-  childArgs.push(mnt);
+  if (args.trace !== undefined) childArgs.push(`--trace=${args.trace}`);
+  if (args['whiteout-format'] !== undefined) childArgs.push(`--whiteout-format=${args['whiteout-format']}`);
+  for (const v of args.volume ?? []) childArgs.push(`--volume=${v}`);
+  childArgs.push('--', mnt);
   const child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe'] });
   closeSync(logFd);
   let said = '';

@@ -1,45 +1,19 @@
-// What the store commands (layer, image, container) share: the --store option, turning store
-// refusals into one line and exit 1, tables like docker's, relative times, TTY-only progress.
-import type { Argv } from 'yargs';
-import { Store, StoreError, storeRoot } from '../../store/store';
+// What the store commands (layer, image, container) share: opening the --store, tables like
+// docker's, relative times, TTY-only progress.
+import { Store, storeRoot } from '../../store/store';
 import { humanSize } from '../../store/sizes';
 import type { Progress } from '../../store/layers';
-import type { CliDeps } from '../cli';
 
 export interface StoreArgs {
-  store?: string | string[];
+  store?: string;
   json?: boolean;
 }
 
-export function withStore<T>(y: Argv<T>): Argv<T> {
-  return y.option('store', {
-    type: 'string',
-    describe: 'the store directory (default: $LAYERFS_STORE, else /var/lib/layerfs)',
-  }) as unknown as Argv<T>;
-}
-
-export function withJson<T>(y: Argv<T>): Argv<T> {
-  return y.option('json', { type: 'boolean', describe: 'print JSON instead of a table' }) as unknown as Argv<T>;
-}
-
 /** Opens the store; `write`: create it if missing (read-only commands see a missing store as empty). */
-export function openStore(args: StoreArgs, write: boolean): { store: Store; exists: boolean } {
-  const flag = Array.isArray(args.store) ? args.store[args.store.length - 1] : args.store; // the last --store wins
-  const store = new Store(storeRoot(flag));
+export function openStore(args: Record<string, unknown>, write: boolean): { store: Store; exists: boolean } {
+  const store = new Store(storeRoot(args.store as string | undefined));
   const exists = store.check(write);
   return { store, exists };
-}
-
-/** Runs a store command: a StoreError is one line on stderr and exit 1; success is exit 0 unless fn says otherwise. */
-export async function runStore(deps: CliDeps, setCode: (c: number) => void, fn: () => Promise<number | void> | number | void): Promise<void> {
-  try {
-    const code = await fn();
-    setCode(typeof code === 'number' ? code : 0);
-  } catch (err) {
-    if (!(err instanceof StoreError)) throw err;
-    deps.err(`layerfs: ${err.message}`);
-    setCode(1);
-  }
 }
 
 /** A table with docker's look: upper-case headers, columns separated by at least three spaces. */

@@ -2,20 +2,14 @@
 // was copied up), which lower layer, or a volume — and what it hides: the instructor's "why do I
 // see this version of the file". Reads the layers directly; the mount itself is not touched.
 import { resolve } from 'node:path';
-import type { CommandModule } from 'yargs';
 import { LayerStack, UPPER } from '../../overlay/layers';
 import { Namei } from '../../overlay/namei';
 import { Volumes } from '../../overlay/volumes';
 import { isDir } from '../../host/fs';
-import { FSTYPE } from '../../daemon/daemon';
-import { listMounts } from '../../daemon/mounts';
+import { FSTYPE, listMounts } from '../../daemon/mounts';
 import { readState } from '../../daemon/runtime';
-import type { CliDeps } from '../cli';
-
-interface WhichArgs {
-  path: string;
-  json?: boolean;
-}
+import { CommandError, type CliDeps } from '../deps';
+import type { Args } from '../spec';
 
 export interface Origin {
   path: string;
@@ -71,25 +65,14 @@ function describe(o: Origin): string[] {
   return lines;
 }
 
-export function whichCommand(deps: CliDeps, setCode: (c: number) => void): CommandModule<object, WhichArgs> {
-  return {
-    command: 'which <path>',
-    describe: 'tell which layer a path of a mounted view comes from',
-    builder: (y) => y.positional('path', { type: 'string', demandOption: true }).option('json', { type: 'boolean' }) as never,
-    handler: (args) => {
-      const abs = resolve(args.path);
-      const mnt = listMounts()
-        .filter((m) => m.fstype === FSTYPE && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/')))
-        .sort((a, b) => b.mountpoint.length - a.mountpoint.length)[0]?.mountpoint;
-      if (mnt === undefined) {
-        deps.err(`layerfs: ${abs} is not inside a layerfs mount`);
-        setCode(1);
-        return;
-      }
-      const origin = explain(mnt, abs === mnt ? '/' : abs.slice(mnt.length));
-      if (args.json) deps.out(JSON.stringify(origin));
-      else describe(origin).forEach((l) => deps.out(l));
-      setCode(origin.layer === 'none' ? 1 : 0);
-    },
-  };
+export function run(a: Args, deps: CliDeps): number {
+  const abs = resolve(a.path as string);
+  const mnt = listMounts()
+    .filter((m) => m.fstype === FSTYPE && (abs === m.mountpoint || abs.startsWith(m.mountpoint + '/')))
+    .sort((x, y) => y.mountpoint.length - x.mountpoint.length)[0]?.mountpoint;
+  if (mnt === undefined) throw new CommandError(`${abs} is not inside a layerfs mount`);
+  const origin = explain(mnt, abs === mnt ? '/' : abs.slice(mnt.length));
+  if (a.json === true) deps.out(JSON.stringify(origin));
+  else describe(origin).forEach((l) => deps.out(l));
+  return origin.layer === 'none' ? 1 : 0;
 }
