@@ -63,3 +63,4 @@ trap 'stop_harness; exit 143' TERM
 node -r ts-node/register bench/run.ts "$@" &
 HARNESS_PID=$!
 wait "$HARNESS_PID"
+if [ -z "${BENCH_ONLY:-}" ] || [[ startup =~ $BENCH_ONLY ]]; then bash bench/startup.sh; fi  # start-up figures with ratios (bench/startup.sh)

@@ -208,7 +208,7 @@ export const COMMANDS: CommandSpec[] = [
   shortcut(containerCommit, 'commit'),
   {
     name: 'completion', args: ['[shell]'], run: ['completion', 'run'],
-    describe: 'print the shell completion script (bash or zsh; default: from $SHELL)',
+    describe: 'print the shell completion script: bash, or zsh (default: zsh when $SHELL is zsh, else bash)',
     examples: [['source <(layerfs completion bash)', 'complete layerfs commands in this shell']],
   },
 ];

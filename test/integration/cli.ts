@@ -1,14 +1,29 @@
 // The command line around a mount: refusals of bad input (one line, non-zero, nothing mounted or
 // written), foreground mode and signals, unmounting live, busy and dead mounts, logs and events.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cannotMount, fstypeAt, layerfs, LAYERFS, mountLayerfs, sh } from '../fixtures/mounts';
 import { buildStack, tempDir } from '../fixtures/layers';
+import { readState, statePaths } from '../../src/daemon/runtime';
 
 const skip = cannotMount();
+const built = existsSync(LAYERFS) ? false : 'needs a build (make build)';
+
+/** Runs a command with its own cwd and environment; never throws. */
+function runIn(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(cmd, args, opts, (err, stdout, stderr) => res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+/** Polls until cond() holds, for up to 10 s. */
+async function until(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(50);
+  return cond();
+}
 
 const mounted = fstypeAt;
 
@@ -163,4 +178,191 @@ t.test('a file unlinked while open: never listed, fstat and reads work, nothing 
   t.same(readdirSync(stack.upper).sort(), ['d', 'f'], 'upper: the copied-up d and the whiteout of f only');
   t.same(readdirSync(join(stack.upper, 'd')), ['a'], 'the replaced file is gone from upper');
   t.same(readdirSync(join(stack.work, 'work')), [], 'nothing left in the workdir after the last close');
+});
+
+t.test('a refused command line changes nothing: exit 2, one line naming what is wrong, no mount, no daemon', { skip }, async (t) => {
+  const { base, stack, mnt } = setup(t);
+  const l1 = stack.lowers[0]!;
+  const layers = ['--lower', l1, '--upper', stack.upper, '--work', stack.work];
+  t.teardown(() => (mounted(mnt) ? layerfs('umount', '--lazy', mnt) : undefined));
+  const cases: [string[], RegExp][] = [
+    [['mount', ...layers, '--trace', 'xml', mnt], /^layerfs: --trace must be text or json \(not "xml"\)\n$/],
+    [['mount', ...layers, '--log-level', 'loud', mnt], /^layerfs: --log-level must be fatal, .* or silent \(not "loud"\)\n$/],
+    [['mount', ...layers, '--work', join(base, 'wk2'), mnt], /^layerfs: --work is given twice\n$/],
+    [['mount', ...layers, '--bogus', mnt], /^layerfs: unknown option --bogus \(layerfs mount --help lists them\)\n$/],
+    [['--bogus', mnt], /^layerfs: unknown option --bogus/],
+    [['mount', '--lower', l1, mnt, 'extra'], /^layerfs: unexpected argument extra: layerfs mount <mountpoint>\n$/],
+    [['mount', '--lower', l1], /^layerfs: missing <mountpoint>/],
+    [['mount', 'c1'], /^layerfs: mount needs its layers \(--lower DIR or -o lowerdir=/],
+    [['mount', '-f', mnt], /^layerfs: mount needs its layers/],
+    [['mount', '-o', 'lowerdir=', mnt], /^layerfs: option lowerdir needs a value\n$/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await layerfs(...args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, message, `${args.join(' ')}: says what is wrong, in one line`);
+    t.equal(mounted(mnt), undefined, `${args.join(' ')}: nothing mounted`);
+    t.notOk(existsSync(statePaths(mnt).state), `${args.join(' ')}: no daemon record`);
+  }
+  t.same(readdirSync(stack.upper), [], 'nothing written in upper');
+  t.same(readdirSync(stack.work), [], 'nothing written in work');
+});
+
+t.test('an unknown command says so and suggests the nearest; help and version answer', { skip: built }, async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['imags'], /^layerfs: unknown command imags \(did you mean image or images\? layerfs --help lists them\)\n$/],
+    [['history'], /^layerfs: unknown command history \(layerfs --help lists them\)\n$/],
+    [['logs'], /^layerfs: unknown command logs /],
+    [['start'], /^layerfs: unknown command start /],
+    [['run'], /^layerfs: unknown command run /],
+    [['volume', 'ls'], /^layerfs: unknown command volume /],
+    [['umountt', '/x'], /^layerfs: unknown command umountt \(did you mean umount\?/],
+    [['image', 'creat', 'web:1'], /^layerfs: unknown image command creat \(did you mean create\? layerfs image --help lists them\)\n$/],
+    [['image'], /^layerfs: layerfs image needs a command: create, ls, inspect, rm, import, export\n$/],
+    [['layerx', '/mnt'], /^layerfs: unknown command layerx/],
+    [[], /^layerfs: no command given/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await layerfs(...args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, message, `${args.join(' ')}: says so`);
+  }
+  for (const flag of ['-h', '--help']) {
+    const r = await layerfs(flag);
+    t.equal(r.code, 0, `${flag} answers`);
+    t.match(r.stdout, /^Usage: layerfs COMMAND/);
+    t.match(r.stdout, /Exit status: 0 done, 1 refused or failed, 2 wrong usage/);
+  }
+  const mountHelp = await layerfs('mount', '--help');
+  t.match(mountHelp.stdout, /Examples:\n  layerfs mount --lower \/img\/l2 --lower \/img\/l1 --upper/, 'mount --help has examples');
+  t.match(mountHelp.stdout, /--trace STYLE .*\[one of text, json\]/, 'and the choices of an option');
+  t.match((await layerfs('image', 'create', '-h')).stdout, /^Usage: layerfs image create \[OPTIONS\] <name> <layers\.\.>/);
+  t.match((await layerfs('--version')).stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+t.test('umount of a plain directory says it is not mounted; events of a mount without --trace says so', { skip }, async (t) => {
+  const { base, stack, mnt } = setup(t);
+  const r = await runIn(process.execPath, [LAYERFS, 'umount', 'mnt'], { cwd: base });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `layerfs: ${mnt} is not mounted\n`, 'a relative directory is a mountpoint, not a container name');
+  await mountLayerfs(t, stack, mnt);
+  const ev = await layerfs('events', mnt);
+  t.equal(ev.code, 1);
+  t.equal(ev.stderr, `layerfs: ${mnt} was mounted without --trace: nothing is recorded (mount it with --trace text or --trace json)\n`);
+});
+
+/** A foreground mount of stack at mnt, with its stderr collected. */
+function foregroundMount(t: Test, stack: { lowers: string[] }, mnt: string) {
+  const child = spawn(process.execPath, [LAYERFS, 'mount', '--foreground', ...stack.lowers.flatMap((l) => ['--lower', l]), mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((res) => child.on('exit', res));
+  t.teardown(async () => {
+    if (mounted(mnt)) await layerfs('umount', '--lazy', mnt);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, exited, stderr: () => stderr };
+}
+
+t.test('Ctrl-C of a busy foreground mount names who holds it, and unmounts when they let go', { skip }, async (t) => {
+  const { stack, mnt } = setup(t);
+  const fg = foregroundMount(t, stack, mnt);
+  t.ok(await until(() => mounted(mnt) === 'fuse.layerfs'), 'mounted');
+  const holder = spawn('sleep', ['30'], { cwd: mnt });
+  t.teardown(() => holder.kill());
+  await sleep(200);
+  fg.child.kill('SIGINT');
+  t.ok(await until(() => fg.stderr().includes('\n')), 'it answers the signal');
+  t.equal(fg.stderr(), `layerfs: ${mnt} is busy (held by sleep (pid ${holder.pid}, cwd)): unmounting when it is let go; Ctrl-C again detaches it now\n`);
+  t.equal(mounted(mnt), 'fuse.layerfs', 'still mounted while held');
+  holder.kill();
+  t.equal(await fg.exited, 0, 'exits 0 once unmounted');
+  t.equal(mounted(mnt), undefined, 'unmounted when the holder let go');
+});
+
+t.test('a second Ctrl-C detaches a busy foreground mount at once', { skip }, async (t) => {
+  const { stack, mnt } = setup(t);
+  const fg = foregroundMount(t, stack, mnt);
+  t.ok(await until(() => mounted(mnt) === 'fuse.layerfs'), 'mounted');
+  const holder = spawn('sleep', ['30'], { cwd: mnt });
+  t.teardown(() => holder.kill());
+  await sleep(200);
+  fg.child.kill('SIGINT');
+  t.ok(await until(() => fg.stderr().includes('held by')), 'the first says who holds it');
+  fg.child.kill('SIGINT');
+  t.equal(await fg.exited, 0, 'exits 0');
+  t.equal(mounted(mnt), undefined, 'detached while the holder still runs');
+  t.equal(holder.exitCode, null, 'the holder was left alone');
+  t.equal(fg.stderr().trim().split('\n').length, 1, 'nothing more printed');
+});
+
+t.test("the daemon's files are its owner's alone; a record is believed only when it names a layerfs daemon", { skip }, async (t) => {
+  const { stack, mnt } = setup(t);
+  await mountLayerfs(t, stack, mnt, { extra: ['--trace', 'text'] });
+  const { state, log } = statePaths(mnt);
+  t.equal(statSync(state).mode & 0o777, 0o600, 'state file 0600');
+  t.equal(statSync(log).mode & 0o777, 0o600, 'log 0600');
+  t.equal(statSync(dirname(state)).mode & 0o022, 0, 'run directory writable by its owner only');
+  const modes = await sh(mnt, 'umask 0; touch x; mkdir d2; mknod p p; umask 027; touch y; stat -c %a x d2 p y');
+  t.equal(modes.stdout, '666\n777\n666\n640\n', 'the view keeps the modes asked for');
+  // A process whose command line names the mountpoint, as an old check would have accepted.
+  const decoy = spawn('sh', ['-c', 'sleep 30; true', 'mount', mnt]);
+  t.teardown(() => decoy.kill());
+  const good = readFileSync(state, 'utf8');
+  writeFileSync(state, good.replace(/"pid": \d+/, `"pid": ${decoy.pid}`));
+  chmodSync(state, 0o666);
+  t.equal(readState(mnt), undefined, 'a record others may write is not believed');
+  chmodSync(state, 0o600);
+  t.equal(readState(mnt)?.pid, decoy.pid, 'an owner-only record is read');
+  const r = await layerfs('umount', mnt);
+  t.equal(r.code, 0, r.stderr);
+  await sleep(200);
+  t.equal(decoy.exitCode, null, 'umount did not signal a pid that is no layerfs daemon');
+  t.equal(decoy.signalCode, null);
+});
+
+t.test('a user without XDG_RUNTIME_DIR is refused in one line; with it, state stays in it, owner-only', { skip: skip || (process.getuid?.() === 0 ? false : 'needs root to run as nobody') }, async (t) => {
+  const { base, stack, mnt } = setup(t);
+  chmodSync(base, 0o755);
+  const xdg = join(base, 'xdg');
+  mkdirSync(xdg, { mode: 0o700 });
+  chownSync(xdg, 65534, 65534);
+  // a clean environment: none of the test runner's NODE_OPTIONS, which write where nobody may not
+  const asNobody = (env: string[], ...args: string[]) => runIn('runuser', ['-u', 'nobody', '--', 'env', '-i', 'PATH=/usr/bin:/bin', ...env, process.execPath, LAYERFS, ...args]);
+  const r = await asNobody([], 'mount', '--lower', stack.lowers[0]!, mnt);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, 'layerfs: no runtime directory of your own: XDG_RUNTIME_DIR is not set (set it, or LAYERFS_RUN_DIR, to a directory only you can write)\n');
+  t.equal(mounted(mnt), undefined);
+  const r2 = await asNobody([`XDG_RUNTIME_DIR=${xdg}`], 'umount', mnt);
+  t.equal(r2.stderr, `layerfs: ${mnt} is not mounted\n`);
+  const dir = statSync(join(xdg, 'layerfs', 'mounts'));
+  t.equal(dir.uid, 65534, 'in the user\'s runtime directory');
+  t.equal(dir.mode & 0o777, 0o700, 'owner-only');
+  // another user's directory is refused rather than used
+  const shared = join(base, 'shared');
+  mkdirSync(join(shared, 'mounts'), { recursive: true, mode: 0o777 });
+  chmodSync(join(shared, 'mounts'), 0o777);
+  const r3 = await asNobody([`LAYERFS_RUN_DIR=${shared}`], 'umount', mnt);
+  t.equal(r3.code, 1);
+  t.match(r3.stderr, /^layerfs: .*shared\/mounts is not a directory only you can write \(owner uid 0, mode 777\): choose another with LAYERFS_RUN_DIR\n$/);
+});
+
+t.test('shell completion and the man page come from the command table', { skip: built }, async (t) => {
+  const script = (await layerfs('completion', 'bash')).stdout;
+  const complete = async (...words: string[]): Promise<string> => {
+    const r = await runIn('bash', ['-c', `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _layerfs; echo "\${COMPREPLY[*]}"`]);
+    t.equal(r.stderr, '', `no error completing ${words.join(' ')}`);
+    return r.stdout.trim();
+  };
+  t.equal(await complete('layerfs', 'ima'), 'image images');
+  t.equal(await complete('layerfs', 'image', 'cr'), 'create');
+  t.equal(await complete('layerfs', 'mount', '--trace', ''), 'text json');
+  t.equal(await complete('layerfs', 'mount', '--log-'), '--log-level');
+  t.equal(await complete('layerfs', 'container', 'umount', '-'), '--store --lazy -l --help');
+  t.match((await layerfs('completion', 'zsh')).stdout, /^autoload -U \+X bashcompinit && bashcompinit\n_layerfs\(\) \{|^autoload -U \+X bashcompinit && bashcompinit\n# layerfs completion/);
+  const man = await runIn(process.execPath, [join(dirname(LAYERFS), 'cli', 'manpage.js')]);
+  t.equal(readFileSync(join(__dirname, '..', '..', 'docs', 'layerfs.1'), 'utf8'), man.stdout, 'docs/layerfs.1 is the page made from the table (node dist/cli/manpage.js > docs/layerfs.1)');
+  const render = await runIn('groff', ['-man', '-Tutf8', '-ww', '-z', join(__dirname, '..', '..', 'docs', 'layerfs.1')]);
+  t.equal(render.stderr, '', 'groff renders it without a warning');
+  for (const cmd of ['mount', 'umount', 'events', 'which', 'image create', 'container commit', 'completion']) t.match(man.stdout, new RegExp(`^\\.B ${cmd} `, 'm'), `the page has ${cmd}`);
 });

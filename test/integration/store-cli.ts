@@ -245,3 +245,23 @@ t.test('store refusals: foreign and broken directories, one line', { skip }, asy
   t.equal(r.code, 1);
   t.match(r.stderr, /^layerfs: the store .* is broken: .*repositories.json is not valid JSON\n$/);
 });
+
+t.test('a store command used wrongly does nothing: exit 2, one line, no image made', { skip }, async (t) => {
+  const e = setup(t);
+  const [base] = await twoLayers(e);
+  const cases: [string[], RegExp][] = [
+    [['image', 'create', 'web:3'], /^layerfs: missing <layers\.\.>: layerfs image create <name> <layers\.\.>\n$/],
+    [['image', 'create', 'web:3', base, '--bogus'], /^layerfs: unknown option --bogus \(layerfs image create --help lists them\)\n$/],
+    [['create', '--name', 'a', '--name', 'b', 'web:3'], /^layerfs: --name is given twice\n$/],
+    [['image', 'export', 'web:3', '--format', 'zip', '-o', join(e.base, 'x.tar')], /^layerfs: --format must be oci-archive or oci-dir \(not "zip"\)\n$/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await e.lf(...args);
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(r.stderr, message, `${args.join(' ')}: says what is wrong`);
+    t.equal(r.stdout, '', `${args.join(' ')}: prints no id`);
+  }
+  t.same(JSON.parse(await e.ok('images', '--json')), [], 'no image was made');
+  t.same(JSON.parse(await e.ok('ps', '-a', '--json')), [], 'no container was made');
+  t.notOk(existsSync(join(e.base, 'x.tar')), 'nothing exported');
+});

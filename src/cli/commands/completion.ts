@@ -63,7 +63,7 @@ complete -o default -F _layerfs layerfs
 }
 
 export function run(a: Args, deps: CliDeps): number {
-  const shell = (a.shell as string | undefined) ?? basename(process.env.SHELL ?? 'bash');
+  const shell = (a.shell as string | undefined) ?? (basename(process.env.SHELL ?? '') === 'zsh' ? 'zsh' : 'bash');
   if (shell === 'bash') deps.out(bashScript().trimEnd());
   // zsh runs the bash script through its bash compatibility layer.
   else if (shell === 'zsh') deps.out(`autoload -U +X bashcompinit && bashcompinit\n${bashScript().trimEnd()}`);
