@@ -130,7 +130,7 @@ function parseCommand(tokens: string[], path: CommandSpec[]): Parsed {
   const stray = raw._.find((w) => w.startsWith('-') && w !== '-');
   if (stray !== undefined) throw new UsageError(`unknown option ${stray.split('=')[0]} (${usage} --help lists them)`);
   const args = { ...checkOptions(raw, options, usage), ...assignPositionals([...raw._.map(String), ...(raw['--'] ?? [])], spec, usage) };
-  return { kind: 'run', spec, args: { ...args, _path: path.map((c) => c.name) } };
+  return { kind: 'run', spec, args };
 }
 
 /** The words of tokens that are not options or their values, for this spec's options. */

@@ -21,7 +21,7 @@ export interface OptionSpec {
 
 /** What a command's code exports: it gets the checked arguments and answers an exit code. */
 export type Handler = (args: Args, deps: CliDeps) => Promise<number> | number;
-export type Args = Record<string, unknown> & { _path: string[] };
+export type Args = Record<string, unknown>;
 
 export interface CommandSpec {
   name: string;

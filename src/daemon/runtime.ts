@@ -5,7 +5,7 @@
 // mountpoint: `umount` signals that pid.
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export interface MountState {
   pid: number;
@@ -51,9 +51,9 @@ function mountsDir(): string {
   return dir;
 }
 
-/** The run directory, checked: what a command calls before it acts. */
+/** The run directory, created and checked: a mount calls it before it acts, so a bad one is refused first. */
 export function runDir(): string {
-  return join(mountsDir(), '..');
+  return dirname(mountsDir());
 }
 
 const idOf = (mountpoint: string): string => createHash('sha256').update(mountpoint).digest('hex').slice(0, 16);
