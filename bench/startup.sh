@@ -80,11 +80,16 @@ if [ "$want_podman" = 1 ]; then
   rootfs=$D/rootfs && mkdir -p "$rootfs/bin" && cp /bin/busybox "$rootfs/bin/" && ln -s busybox "$rootfs/bin/true"
   tar -C "$rootfs" -cf "$D/rootfs.tar" .
   PODMAN_DIRS=
+  nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
+  [ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ] && nofile=1048576
+  [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
   for prog in layerfs fuse-overlayfs; do
     s=$D/podman-$prog && mkdir -p "$s" && PODMAN_DIRS+="$s "
     mp=$([ $prog = layerfs ] && echo "$MAIN" || command -v fuse-overlayfs)
     printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n[storage.options.overlay]\nmount_program = "%s"\n' "$s" "$s" "$mp" >"$s/storage.conf"
-    printf '[containers]\ndefault_ulimits = ["nofile=65536:65536", "nproc=32768:32768"]\nnetns = "host"\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\ntmp_dir = "%s/tmp"\n' "$s" >"$s/containers.conf"
+    # limits within this machine's hard ones (runc cannot raise them), as in test/fixtures/podman.ts
+    printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\nnetns = "host"\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\ntmp_dir = "%s/tmp"\n' \
+      "$nofile" "$nofile" "$nproc" "$nproc" "$s" >"$s/containers.conf"
     CONTAINERS_STORAGE_CONF=$s/storage.conf CONTAINERS_CONF=$s/containers.conf podman import -q "$D/rootfs.tar" localhost/startup:1 >/dev/null
     CONTAINERS_STORAGE_CONF=$s/storage.conf CONTAINERS_CONF=$s/containers.conf podman run --rm localhost/startup:1 true # warm-up
   done

@@ -251,8 +251,9 @@ t.test('umount of a plain directory says it is not mounted; events of a mount wi
   t.equal(ev.stderr, `layerfs: ${mnt} was mounted without --trace: nothing is recorded (mount it with --trace text or --trace json)\n`);
 });
 
-/** A foreground mount of stack at mnt, with its stderr collected. */
-function foregroundMount(t: Test, stack: { lowers: string[] }, mnt: string) {
+/** A foreground mount with a process holding it (its cwd), sent a first Ctrl-C; its stderr collected. */
+async function busyForegroundMount(t: Test) {
+  const { stack, mnt } = setup(t);
   const child = spawn(process.execPath, [LAYERFS, 'mount', '--foreground', ...stack.lowers.flatMap((l) => ['--lower', l]), mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -260,41 +261,33 @@ function foregroundMount(t: Test, stack: { lowers: string[] }, mnt: string) {
     if (mounted(mnt)) await layerfs('umount', '--lazy', mnt);
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  return { child, stderr: () => stderr };
-}
-
-t.test('Ctrl-C of a busy foreground mount names who holds it, and unmounts when they let go', { skip }, async (t) => {
-  const { stack, mnt } = setup(t);
-  const fg = foregroundMount(t, stack, mnt);
   t.ok(await until(() => mounted(mnt) === 'fuse.layerfs'), 'mounted');
   const holder = spawn('sleep', ['30'], { cwd: mnt });
   t.teardown(() => holder.kill());
   await sleep(200);
-  fg.child.kill('SIGINT');
-  t.ok(await until(() => fg.stderr().includes('\n')), 'it answers the signal');
-  t.equal(fg.stderr(), `layerfs: ${mnt} is busy (held by sleep (pid ${holder.pid}, cwd)): unmounting when it is let go; Ctrl-C again detaches it now\n`);
+  child.kill('SIGINT');
+  t.ok(await until(() => stderr.includes('\n')), 'it answers the signal');
+  t.equal(stderr, `layerfs: ${mnt} is busy (held by sleep (pid ${holder.pid}, cwd)): unmounting when it is let go; Ctrl-C again detaches it now\n`);
   t.equal(mounted(mnt), 'fuse.layerfs', 'still mounted while held');
+  return { child, holder, mnt, stderr: () => stderr };
+}
+
+t.test('Ctrl-C of a busy foreground mount names who holds it, and unmounts when they let go', { skip }, async (t) => {
+  const { child, holder, mnt } = await busyForegroundMount(t);
   holder.kill();
-  t.ok(await until(() => fg.child.exitCode !== null), 'exits once the holder let go');
-  t.equal(fg.child.exitCode, 0, 'exit 0');
+  t.ok(await until(() => child.exitCode !== null), 'exits once the holder let go');
+  t.equal(child.exitCode, 0, 'exit 0');
   t.equal(mounted(mnt), undefined, 'unmounted');
 });
 
 t.test('a second Ctrl-C detaches a busy foreground mount at once', { skip }, async (t) => {
-  const { stack, mnt } = setup(t);
-  const fg = foregroundMount(t, stack, mnt);
-  t.ok(await until(() => mounted(mnt) === 'fuse.layerfs'), 'mounted');
-  const holder = spawn('sleep', ['30'], { cwd: mnt });
-  t.teardown(() => holder.kill());
-  await sleep(200);
-  fg.child.kill('SIGINT');
-  t.ok(await until(() => fg.stderr().includes('held by')), 'the first says who holds it');
-  fg.child.kill('SIGINT');
-  t.ok(await until(() => fg.child.exitCode !== null), 'exits at the second');
-  t.equal(fg.child.exitCode, 0, 'exit 0');
+  const { child, holder, mnt, stderr } = await busyForegroundMount(t);
+  child.kill('SIGINT');
+  t.ok(await until(() => child.exitCode !== null), 'exits at the second');
+  t.equal(child.exitCode, 0, 'exit 0');
   t.equal(mounted(mnt), undefined, 'detached while the holder still runs');
   t.equal(holder.exitCode, null, 'the holder was left alone');
-  t.equal(fg.stderr().trim().split('\n').length, 1, 'nothing more printed');
+  t.equal(stderr().trim().split('\n').length, 1, 'nothing more printed');
 });
 
 t.test("the daemon's files are its owner's alone; a record is believed only when it names a layerfs daemon", { skip }, async (t) => {

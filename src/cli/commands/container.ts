@@ -13,7 +13,7 @@ import type { CliDeps } from '../deps';
 import type { Args } from '../spec';
 import { umount } from './umount';
 import { imageSize } from './image';
-import { ago, openStore, table, ttyProgress, type StoreArgs } from './store-common';
+import { ago, eachRef, openStore, table, ttyProgress, type StoreArgs } from './store-common';
 
 interface ContainerArgs extends StoreArgs {
   image?: string;
@@ -107,28 +107,20 @@ export const unmount: Run = async (a, deps) => {
 export const remove: Run = async (a, deps) => {
   const { containers, force } = argsOf(a);
   const { store } = openStore(a, true);
-  let code = 0;
-  await store.withLock('rm', async () => {
-    for (const ref of containers!) {
-      try {
-        const c = resolveContainer(store, ref);
-        const mnt = mountOf(store, c);
-        if (mnt !== undefined) {
-          if (!force) throw new StoreError(`cannot remove container ${c.Name}: it is mounted on ${mnt} (layerfs container umount ${c.Name} first, or rm -f)`);
-          if ((await unmountContainer(store, c, false, deps)) !== 0 && (await unmountContainer(store, c, true, deps)) !== 0) {
-            throw new StoreError(`cannot remove container ${c.Name}: cannot unmount ${mnt}`);
-          }
+  return store.withLock('rm', () =>
+    eachRef(containers!, deps, async (ref) => {
+      const c = resolveContainer(store, ref);
+      const mnt = mountOf(store, c);
+      if (mnt !== undefined) {
+        if (!force) throw new StoreError(`cannot remove container ${c.Name}: it is mounted on ${mnt} (layerfs container umount ${c.Name} first, or rm -f)`);
+        if ((await unmountContainer(store, c, false, deps)) !== 0 && (await unmountContainer(store, c, true, deps)) !== 0) {
+          throw new StoreError(`cannot remove container ${c.Name}: cannot unmount ${mnt}`);
         }
-        store.discard(containerDir(store, c));
-        deps.out(c.Name);
-      } catch (err) {
-        if (!(err instanceof StoreError)) throw err;
-        deps.err(`layerfs: ${err.message}`);
-        code = 1;
       }
-    }
-  });
-  return code;
+      store.discard(containerDir(store, c));
+      deps.out(c.Name);
+    }),
+  );
 };
 
 export const diff: Run = async (a, deps) => {

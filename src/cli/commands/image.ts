@@ -8,7 +8,7 @@ import { humanSize, treeSize } from '../../store/sizes';
 import { exportOci, importOci, type OciFormat } from '../../store/oci';
 import { UsageError, type CliDeps } from '../deps';
 import type { Args } from '../spec';
-import { ago, openStore, shortId, table, ttyProgress, type StoreArgs } from './store-common';
+import { ago, eachRef, openStore, shortId, table, ttyProgress, type StoreArgs } from './store-common';
 
 interface ImageArgs extends StoreArgs {
   name?: string;
@@ -133,19 +133,7 @@ export const inspectAny = inspect('any');
 
 export const remove: Run = async (a, deps) => {
   const { store } = openStore(a, true);
-  let code = 0;
-  await store.withLock('rmi', () => {
-    for (const ref of (a as ImageArgs).images!) {
-      try {
-        removeImage(store, ref, deps);
-      } catch (err) {
-        if (!(err instanceof StoreError)) throw err;
-        deps.err(`layerfs: ${err.message}`);
-        code = 1;
-      }
-    }
-  });
-  return code;
+  return store.withLock('rmi', () => eachRef((a as ImageArgs).images!, deps, (ref) => removeImage(store, ref, deps)));
 };
 
 export const importImage: Run = async (a, deps) => {

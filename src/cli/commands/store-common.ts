@@ -1,6 +1,7 @@
 // What the store commands (layer, image, container) share: opening the --store, tables like
 // docker's, relative times, TTY-only progress.
-import { Store, storeRoot } from '../../store/store';
+import { Store, StoreError, storeRoot } from '../../store/store';
+import type { CliDeps } from '../deps';
 import { humanSize } from '../../store/sizes';
 import type { Progress } from '../../store/layers';
 
@@ -14,6 +15,21 @@ export function openStore(args: Record<string, unknown>, write: boolean): { stor
   const store = new Store(storeRoot(args.store as string | undefined));
   const exists = store.check(write);
   return { store, exists };
+}
+
+/** Runs fn for each ref; a refusal is one line and the others still run. Exit 1 if any was refused. */
+export async function eachRef(refs: string[], deps: CliDeps, fn: (ref: string) => Promise<void> | void): Promise<number> {
+  let code = 0;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      deps.err(`layerfs: ${err.message}`);
+      code = 1;
+    }
+  }
+  return code;
 }
 
 /** A table with docker's look: upper-case headers, columns separated by at least three spaces. */
