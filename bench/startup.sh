@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start-up of layerfs beside its references, with ratios (docs/performance.md, "Start-up"):
+# Start-up of layerfs beside its references, with ratios, into bench/results/startup.md:
 #   --version and --help       against a bare `node -e 0`              (goal: within 1.5x)
 #   mount until it answers     against `node -e 0`, and fuse-overlayfs (goal: within 3x node)
 #   daemon gone after unmount  fusermount3 -u until the daemon's pid is gone (goal: 100 ms)
@@ -39,6 +39,7 @@ cleanup() {
       CONTAINERS_STORAGE_CONF=$s/storage.conf CONTAINERS_CONF=$s/containers.conf podman system reset --force >/dev/null 2>&1 || true
       awk -v p="$s/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" || true; done
     done
+    rm -rf "$P"
   fi
   rm -rf "$D"
 }
@@ -83,8 +84,11 @@ if [ "$want_podman" = 1 ]; then
   nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
   [ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ] && nofile=1048576
   [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
+  # short store paths: conmon's attach socket under a long runroot exceeds the 108 bytes of a socket
+  # address, and podman then waits 20 s for every container
+  P=$(mktemp -d /var/tmp/lfsp.XXXXXX)
   for prog in layerfs fuse-overlayfs; do
-    s=$D/podman-$prog && mkdir -p "$s" && PODMAN_DIRS+="$s "
+    s=$P/$prog && mkdir -p "$s" && PODMAN_DIRS+="$s "
     mp=$([ $prog = layerfs ] && echo "$MAIN" || command -v fuse-overlayfs)
     printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n[storage.options.overlay]\nmount_program = "%s"\n' "$s" "$s" "$mp" >"$s/storage.conf"
     # limits within this machine's hard ones (runc cannot raise them), as in test/fixtures/podman.ts
@@ -95,7 +99,7 @@ if [ "$want_podman" = 1 ]; then
   done
   for ((i = 0; i < REPS; i++)); do
     for prog in layerfs fuse-overlayfs; do
-      s=$D/podman-$prog
+      s=$P/$prog
       add "podman-$prog" "$(CONTAINERS_STORAGE_CONF=$s/storage.conf CONTAINERS_CONF=$s/containers.conf took podman run --rm localhost/startup:1 true)"
     done
   done
