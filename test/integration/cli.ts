@@ -352,7 +352,7 @@ t.test('shell completion and the man page come from the command table', { skip: 
   t.equal(await complete('layerfs', 'mount', '--trace', ''), 'text json');
   t.equal(await complete('layerfs', 'mount', '--log-'), '--log-level');
   t.equal(await complete('layerfs', 'container', 'umount', '-'), '--store --lazy -l --help');
-  t.match((await layerfs('completion', 'zsh')).stdout, /^autoload -U \+X bashcompinit && bashcompinit\n_layerfs\(\) \{|^autoload -U \+X bashcompinit && bashcompinit\n# layerfs completion/);
+  t.match((await layerfs('completion', 'zsh')).stdout, /^autoload -U \+X bashcompinit && bashcompinit\n# layerfs completion for bash/, 'zsh: the same through bashcompinit');
   const man = await runIn(process.execPath, [join(dirname(LAYERFS), 'cli', 'manpage.js')]);
   t.equal(readFileSync(join(__dirname, '..', '..', 'docs', 'layerfs.1'), 'utf8'), man.stdout, 'docs/layerfs.1 is the page made from the table (node dist/cli/manpage.js > docs/layerfs.1)');
   const render = await runIn('groff', ['-man', '-Tutf8', '-ww', '-z', join(__dirname, '..', '..', 'docs', 'layerfs.1')]);
