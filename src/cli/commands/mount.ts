@@ -12,7 +12,7 @@ import { fusermount, listMounts, mountAt } from '../../daemon/mounts';
 import { heldBy } from '../../daemon/holders';
 import type { LogLevel } from '../../daemon/logger';
 import { openLog, removeState, runDir, runningMounts, statePaths, writeState } from '../../daemon/runtime';
-import { parseVolume, type Volume } from '../../overlay/volumes';
+import type { Volume } from '../../overlay/volumes';
 import { CommandError, UsageError, type CliDeps } from '../deps';
 import type { Args } from '../spec';
 
@@ -52,6 +52,8 @@ function collectOptions(args: MountArgs): ParsedOptions {
 }
 
 function volumeOf(spec: string, mnt: string): Volume {
+  // Loaded for volumes only: a plain mount starts without the overlay's volume code.
+  const { parseVolume } = require('../../overlay/volumes') as typeof import('../../overlay/volumes');
   let v: Volume;
   try {
     v = parseVolume(spec);
