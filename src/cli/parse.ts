@@ -1,8 +1,8 @@
 // From argv to one command and its checked arguments, or a UsageError naming what is wrong.
 // Nothing runs before the whole command line is known to be right: an unknown command or
 // option, a missing or extra argument, a value not among the choices or given twice is refused
-// here. yargs-parser splits the options; every rule about them comes from spec.ts.
-import type yargsParser from 'yargs-parser';
+// here. yargs's own parser (yargs/helpers) splits the options; every rule about them comes from spec.ts.
+import type { Parser } from 'yargs/helpers';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { COMMANDS, findCommand, MOUNT_HELPER, type Args, type CommandSpec, type OptionSpec } from './spec';
@@ -56,14 +56,14 @@ function helperForm(argv: string[]): string[] | undefined {
 
 type Split = Record<string, unknown> & { _: string[]; '--'?: string[] };
 
-/** Splits tokens into options and words with yargs-parser, loaded only when a command has tokens to split. */
+/** Splits tokens into options and words with yargs's parser, loaded only when a command has tokens to split. */
 function split(tokens: string[], options: Record<string, OptionSpec>): Split {
-  const parser = require('yargs-parser') as typeof yargsParser;
+  const parser = (require('yargs/helpers') as { Parser: typeof Parser }).Parser;
   return parser(tokens, parserOptions(options)) as unknown as Split;
 }
 
-/** The yargs-parser configuration of a command's options. */
-function parserOptions(options: Record<string, OptionSpec>): yargsParser.Options {
+/** The parser configuration of a command's options. */
+function parserOptions(options: Record<string, OptionSpec>): Parser.Options {
   const of = (type: OptionSpec['type']): string[] => Object.keys(options).filter((k) => options[k]!.type === type);
   const alias: Record<string, string[]> = { help: ['h'] };
   for (const [k, o] of Object.entries(options)) if (o.alias !== undefined) alias[k] = [o.alias];
