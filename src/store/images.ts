@@ -24,10 +24,13 @@ export interface Image extends ImageRecord {
 
 export type Repositories = Record<string, string>;
 
-/** NAME[:TAG] with the tag defaulting to latest; names as Docker allows (lower case, digits, . _ - /). */
+/**
+ * NAME[:TAG] with the tag defaulting to latest; names as Docker allows (lower case, digits, . _ - /),
+ * optionally after a registry HOST[:PORT]/ as pulled images are named (127.0.0.1:5000/app:1).
+ */
 export function normalizeTag(ref: string): string {
-  const m = /^([a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$/.exec(ref);
-  if (!m) throw new StoreError(`invalid image name ${ref}: use NAME[:TAG] (lower-case letters, digits, . _ - /; tag up to 128 characters)`);
+  const m = /^((?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?\/|[A-Za-z0-9-]+:[0-9]+\/)?[a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$/.exec(ref);
+  if (!m) throw new StoreError(`invalid image name ${ref}: use [HOST[:PORT]/]NAME[:TAG] (lower-case letters, digits, . _ - /; tag up to 128 characters)`);
   return `${m[1]}:${m[2] ?? 'latest'}`;
 }
 
