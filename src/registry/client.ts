@@ -112,14 +112,14 @@ export class RegistryClient {
     return { mediaType, digest, bytes, json };
   }
 
-  /** A small JSON blob (an image config), checked against its descriptor. */
-  async getJsonBlob<T>(d: Descriptor, what: string): Promise<T> {
+  /** A small JSON blob (an image config), checked against its descriptor; its bytes and what they parse to. */
+  async getJsonBlob<T>(d: Descriptor, what: string): Promise<{ json: T; bytes: Buffer }> {
     const res = await this.request({ method: 'GET', path: this.path('blobs', d.digest) }, [200], `reading ${what} ${d.digest}`);
     const bytes = await readBody(res, CONFIG_LIMIT, `${what} ${d.digest}`);
     if (sha256(bytes) !== d.digest) throw new RegistryError(`${this.name}: ${what} ${d.digest} is damaged: its content hashes to ${sha256(bytes)}`);
     if (bytes.length !== d.size) throw new RegistryError(`${this.name}: ${what} ${d.digest} has ${bytes.length} bytes, its descriptor says ${d.size}`);
     try {
-      return JSON.parse(bytes.toString('utf8')) as T;
+      return { json: JSON.parse(bytes.toString('utf8')) as T, bytes };
     } catch {
       throw new RegistryError(`${this.name}: ${what} ${d.digest} is not valid JSON`);
     }

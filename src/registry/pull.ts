@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createImage, normalizeTag, type Image } from '../store/images';
 import { layerDir, resolveLayer } from '../store/layers';
-import { layerLockName, MT, noteRepository, ociArch, storeLayerBlob, type Descriptor, type OciConfig, type OciIndex, type OciManifest } from '../store/oci';
+import { keepConfig, layerLockName, MT, noteRepository, ociArch, storeLayerBlob, type Descriptor, type OciConfig, type OciIndex, type OciManifest } from '../store/oci';
 import type { Store } from '../store/store';
 import { RegistryClient, type ClientOptions, type FetchedManifest } from './client';
 import { downloadBlob } from './download';
@@ -130,7 +130,7 @@ export async function pull(store: Store, reference: string, opts: PullOptions = 
     }
     const manifest = checkManifest(m, shown);
     const config = await client.getJsonBlob<OciConfig>(manifest.config, 'the image config');
-    const diffIds = checkImage(m, config, shown);
+    const diffIds = checkImage(m, config.json, shown);
     reporter.begin(`pulling ${shown}`, manifest.layers);
     const existed: boolean[] = [];
     await inPool(manifest.layers, opts.jobs ?? 3, async (d, i) => {
@@ -144,7 +144,11 @@ export async function pull(store: Store, reference: string, opts: PullOptions = 
       if (existed[i]) reporter.state(d.digest, 'exists');
       noteRepository(store, id, d.digest, client.name);
     });
-    const made = await store.withLock(`pull ${shown}`, () => createImage(store, tag, diffIds.map((id) => resolveLayer(store, id))));
+    const made = await store.withLock(`pull ${shown}`, () => {
+      const res = createImage(store, tag, diffIds.map((id) => resolveLayer(store, id)));
+      keepConfig(store, res.image, config.bytes);
+      return res;
+    });
     reporter.end(`pulled ${shown} as ${tag} (${m.digest})`);
     return {
       image: made.image,

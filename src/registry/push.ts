@@ -1,11 +1,11 @@
 // layerfs push: each layer's blob (the one it was imported or pulled as, else its canonical tar
-// gzip-compressed once and kept), a config and a manifest made as `image export` makes them, so a
-// pushed image and an exported one have the same digests. A blob the repository has is not sent;
+// gzip-compressed once and kept), the config the image was pulled with or one made as `image
+// export` makes it, and a manifest: a pulled image pushes back to the manifest it was pulled as. A blob the repository has is not sent;
 // one another repository of the registry is known to have is mounted from it; others are uploaded
 // in one PUT up to chunkSize bytes, in chunks beyond.
 import { resolveImage } from '../store/images';
 import { resolveLayer } from '../store/layers';
-import { layerBlob, makeConfig, MT, noteRepository, type Descriptor, type LayerBlob, type OciManifest } from '../store/oci';
+import { imageConfig, layerBlob, MT, noteRepository, type Descriptor, type LayerBlob, type OciManifest } from '../store/oci';
 import type { Store } from '../store/store';
 import { RegistryClient, sha256, type ClientOptions } from './client';
 import { RegistryError } from './errors';
@@ -48,7 +48,7 @@ export async function push(store: Store, image: string, reference: string, opts:
   const blobs: LayerBlob[] = [];
   try {
     for (const l of layers) blobs.push(await layerBlob(store, l));
-    const config = Buffer.from(JSON.stringify(makeConfig(img, layers, blobs.map((b) => b.diffId))));
+    const config = imageConfig(store, img, layers, blobs.map((b) => b.diffId));
     const configDesc: Descriptor = { mediaType: MT.config, digest: sha256(config), size: config.length };
     const manifest: OciManifest = { schemaVersion: 2, mediaType: MT.manifest, config: configDesc, layers: blobs.map((b) => ({ mediaType: b.desc.mediaType, digest: b.desc.digest, size: b.desc.size })) };
     const bytes = Buffer.from(JSON.stringify(manifest));

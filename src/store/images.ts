@@ -41,6 +41,12 @@ export function readRepositories(store: Store): Repositories {
 
 const imageFile = (store: Store, id: string): string => join(store.imagesDir, `${hexOf(id)}.json`);
 
+/**
+ * ROOT/images/<hex>.oci-config: the image config an image was pulled with (its bytes as the
+ * registry served them), so a push sends it back unchanged: same digests, Env/Cmd/history kept.
+ */
+export const ociConfigFile = (store: Store, id: string): string => join(store.imagesDir, `${hexOf(id)}.oci-config`);
+
 export function listImages(store: Store): Image[] {
   if (!existsSync(store.imagesDir)) return [];
   const repos = readRepositories(store);
@@ -114,6 +120,7 @@ export function deleteImage(store: Store, image: Image): string[] {
   for (const t of Object.keys(repos)) if (repos[t] === image.Id) delete repos[t];
   writeJsonAtomic(store.repositoriesFile, repos);
   rmSync(imageFile(store, image.Id), { force: true });
+  rmSync(ociConfigFile(store, image.Id), { force: true });
   const stillUsed = new Set(listImages(store).flatMap((i) => i.Layers));
   const stored = new Set(listLayers(store).map((l) => l.Id));
   const freed = [...new Set(image.Layers)].filter((l) => !stillUsed.has(l) && stored.has(l));

@@ -14,13 +14,13 @@
 // or an oci-archive tarball (written aside, then renamed).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { extractTarball, sniff } from './archive';
-import { createImage, normalizeTag, type Image } from './images';
+import { createImage, normalizeTag, ociConfigFile, type Image } from './images';
 import { exportLayer, hexOf, importLayer, layerDir, listLayers, resolveLayer, type Layer, type Progress } from './layers';
 import { StoreError, writeJsonAtomic, type Store } from './store';
 
@@ -474,8 +474,9 @@ export async function writeBlob(layout: string, write: (to: Writable) => Promise
   }
 }
 
+/** Writes a JSON blob: a value, or bytes already serialized (a kept config). */
 function writeJsonBlob(layout: string, value: unknown, mediaType: string): Descriptor {
-  const data = Buffer.from(JSON.stringify(value));
+  const data = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
   const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
   const dir = join(layout, 'blobs', 'sha256');
   mkdirSync(dir, { recursive: true });
@@ -506,6 +507,29 @@ export function makeConfig(image: Image, layers: Layer[], diffIds: string[]): Oc
     rootfs: { type: 'layers', diff_ids: diffIds },
     history,
   };
+}
+
+/** Keeps the config an image came with (call under the store lock, after createImage). */
+export function keepConfig(store: Store, image: Image, bytes: Buffer): void {
+  const file = ociConfigFile(store, image.Id);
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, bytes, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+/**
+ * The config to send an image with: the one it came with when its layers are still those
+ * (diffIds), else one made from the store's records (makeConfig).
+ */
+export function imageConfig(store: Store, image: Image, layers: Layer[], diffIds: string[]): Buffer {
+  try {
+    const bytes = readFileSync(ociConfigFile(store, image.Id));
+    const kept = JSON.parse(bytes.toString('utf8')) as OciConfig;
+    if (JSON.stringify(kept.rootfs?.diff_ids) === JSON.stringify(diffIds)) return bytes;
+  } catch {
+    /* none kept, or unreadable: make one */
+  }
+  return Buffer.from(JSON.stringify(makeConfig(image, layers, diffIds)));
 }
 
 /** The ref name an export is written under. */
@@ -580,8 +604,9 @@ export async function exportOci(store: Store, image: Image, out: string, opts: O
       diffIds.push(b.diffId);
       if (b.diffId !== l.Id) rewritten.push({ layer: l.Id, diffId: b.diffId });
     }
-    const config = makeConfig(image, layers, diffIds);
-    const configDesc = writeJsonBlob(layout, config, MT.config);
+    const configBytes = imageConfig(store, image, layers, diffIds);
+    const config = JSON.parse(configBytes.toString('utf8')) as OciConfig;
+    const configDesc = writeJsonBlob(layout, configBytes, MT.config);
     const manifest: OciManifest = { schemaVersion: 2, mediaType: MT.manifest, config: configDesc, layers: descs };
     const manifestDesc = writeJsonBlob(layout, manifest, MT.manifest);
     const entry: Descriptor = { ...manifestDesc, annotations: { [REF_NAME]: ref } };
