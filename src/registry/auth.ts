@@ -28,6 +28,7 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
 
 export class Auth {
   private current: string | undefined;
+  private pending: Promise<boolean> | undefined;
   private tried = new Set<string>();
   readonly scopes = new Set<string>();
 
@@ -38,9 +39,18 @@ export class Auth {
     return this.current !== undefined ? { authorization: this.current } : {};
   }
 
-  /** Works out new authorization after a 401; false when there is nothing new to try. */
-  async answer(res: Response): Promise<boolean> {
+  /**
+   * Works out new authorization after a 401 to a request sent with `sent`; false when there is
+   * nothing new to try. Concurrent requests refused together share one answer (one token asked).
+   */
+  async answer(res: Response, sent: string | undefined): Promise<boolean> {
     res.body.resume();
+    if (this.current !== sent) return true; // another request already answered a challenge
+    if (this.pending === undefined) this.pending = this.renew(res).finally(() => (this.pending = undefined));
+    return (await this.pending) || this.current !== sent;
+  }
+
+  private async renew(res: Response): Promise<boolean> {
     const challenges = parseChallenges(res.headers['www-authenticate']);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer !== undefined) {

@@ -57,9 +57,10 @@ export class RegistryClient {
   /** Sends a request, answering one authentication challenge; statuses outside `ok` are one-line errors. */
   async request(req: Omit<Request, 'url'> & { path: string | URL }, ok: number[], what: string): Promise<Response> {
     const url = typeof req.path === 'string' ? await this.transport.url(req.path) : req.path;
-    for (;;) {
-      const res = await this.transport.send({ ...req, url, headers: { ...req.headers, ...this.auth.header() } });
-      if ((res.status === 401 || res.status === 403) && (await this.auth.answer(res))) continue;
+    for (let round = 0; ; round++) {
+      const auth = this.auth.header();
+      const res = await this.transport.send({ ...req, url, headers: { ...req.headers, ...auth } });
+      if ((res.status === 401 || res.status === 403) && round < 3 && (await this.auth.answer(res, auth.authorization))) continue;
       if (ok.includes(res.status)) {
         this.auth.ok();
         return res;

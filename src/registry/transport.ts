@@ -49,6 +49,8 @@ const MAX_REDIRECTS = 5;
 
 export class Transport {
   readonly registry: string;
+  /** HOST[:PORT] the API is reached at */
+  readonly host: string;
   private readonly opts: TransportOptions;
   private readonly ca: string | undefined;
   private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
@@ -68,8 +70,6 @@ export class Transport {
     }
     this.ca = ca;
   }
-
-  readonly host: string;
 
   /** The URL of an API path on this registry ("/v2/..."), once the scheme is known. */
   async url(path: string): Promise<URL> {

@@ -81,7 +81,8 @@ t.test('a token service (Bearer): tokens asked with the credentials for the repo
     return true;
   };
   const { base, store } = tempStore(t, 'layerfs-reg-token-');
-  const img = await makeImage(store, base, 'app:1', [{ 'f.txt': 'token\n' }]);
+  // three layers: the push's first requests go out together, all refused, and share one token
+  const img = await makeImage(store, base, 'app:1', [{ 'f.txt': 'token\n' }, { 'g.txt': 'two\n' }, { 'h.txt': 'three\n' }]);
   const ref = `${proxy.host}/team/app:1`;
   const creds = { tlsVerify: false, credentials: { username: user, password } };
 
@@ -90,7 +91,10 @@ t.test('a token service (Bearer): tokens asked with the credentials for the repo
   const wrong = await push(store, 'app:1', ref, { tlsVerify: false, credentials: { username: user, password: 'nope' } }).catch((e: unknown) => e);
   t.match((wrong as Error).message, /refused the credentials of alice/);
 
-  await push(store, 'app:1', ref, creds);
+  const tokens = issued.size;
+  const pushed = await push(store, 'app:1', ref, { ...creds, jobs: 3 });
+  t.same(pushed.layers.map((l) => l.outcome), ['pushed', 'pushed', 'pushed']);
+  t.equal(issued.size, tokens + 1, 'one token for the concurrent requests of the push');
   t.ok(scopes.includes('repository:team/app:pull,push'), 'the push asked for pull,push on its repository');
   const pulled = await pull(new Store(join(base, 'other')), ref, creds);
   t.equal(pulled.image.Id, img.Id);
