@@ -38,7 +38,7 @@ export interface PullResult {
 }
 
 const GZIP_LAYERS = new Set<string>([MT.layerGzip, MT.dockerLayer]);
-const TAR_LAYERS = new Set<string>([MT.layer, 'application/vnd.docker.image.rootfs.diff.tar']);
+const TAR_LAYERS = new Set<string>([MT.layer]);
 const CONFIGS = new Set<string>([MT.config, MT.dockerConfig]);
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 

@@ -54,7 +54,7 @@ export class Transport {
   private readonly opts: TransportOptions;
   private readonly ca: string | undefined;
   private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
-  private scheme: 'https:' | 'http:' | undefined;
+  private scheme: Promise<'https:' | 'http:'> | undefined;
 
   constructor(registry: string, host: string, opts: TransportOptions = {}) {
     this.registry = registry;
@@ -73,21 +73,28 @@ export class Transport {
 
   /** The URL of an API path on this registry ("/v2/..."), once the scheme is known. */
   async url(path: string): Promise<URL> {
-    if (this.scheme === undefined) await this.probe();
-    return new URL(path, `${this.scheme}//${this.host}`);
+    if (this.scheme === undefined) {
+      // concurrent first requests share one probe; a failed one is tried again next time
+      const probe = this.probe();
+      this.scheme = probe;
+      probe.catch(() => {
+        if (this.scheme === probe) this.scheme = undefined;
+      });
+    }
+    return new URL(path, `${await this.scheme}//${this.host}`);
   }
 
   /** https first; plain http only with tlsVerify false and a server that does not answer TLS. */
-  private async probe(): Promise<void> {
+  private async probe(): Promise<'https:' | 'http:'> {
     const ping = (scheme: 'https:' | 'http:'): Promise<Response> => this.once({ method: 'GET', url: new URL('/v2/', `${scheme}//${this.host}`) });
     try {
       (await ping('https:')).body.resume();
-      this.scheme = 'https:';
+      return 'https:';
     } catch (err) {
       const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? '';
       if (this.opts.tlsVerify !== false || !TLS_MISMATCH.has(code)) throw err;
       (await ping('http:')).body.resume();
-      this.scheme = 'http:';
+      return 'http:';
     }
   }
 
