@@ -1,14 +1,15 @@
 # layerfs. `make demo` and `make test` install what is missing first (Debian, as root).
 SHELL := /bin/bash
-APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr
+APT_PACKAGES := libfuse2 libfuse-dev fuse3 attr docker-registry
 NODE_DEPS := node_modules/.deps-stamp
 
-.PHONY: all deps sysdeps build install uninstall test-random test-crash test-oci test-podman demo test test-unit test-integration bench stress check clean
+.PHONY: all deps sysdeps build install uninstall test-random test-crash test-oci test-podman test-registry demo test test-unit test-integration bench stress check clean
 
 all: build
 
 # System packages: libfuse2 and its headers for the rebuilt fuse-native, fuse3 for fusermount,
-# attr for the tests' getfattr/setfattr. Installed only when one is missing.
+# attr for the tests' getfattr/setfattr, docker-registry for the registry round trip (started by
+# the test on 127.0.0.1 only; no service is enabled on a machine without systemd). Installed only when one is missing.
 deps: sysdeps $(NODE_DEPS)
 
 sysdeps:
@@ -65,6 +66,18 @@ test-podman: build
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	LAYERFS_PODMAN=1 npx tap --disable-coverage --timeout 3600 test/podman/podman.ts
+
+# The registry client against real registries (test/registry/long: skopeo both ways, htpasswd and
+# token auth, TLS, a corrupt blob, a registry killed mid-transfer, concurrent pulls, chunked uploads,
+# mounts, image indexes). Installs docker-registry, skopeo and apache2-utils (htpasswd) when missing.
+REGISTRY_PACKAGES := docker-registry skopeo apache2-utils
+test-registry: build
+	@missing=$$(for p in $(REGISTRY_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	npx tap --disable-coverage test/registry/roundtrip.ts test/registry/long/*.ts
 
 test-crash: build
 	LAYERFS_KILL_POINTS=$${LAYERFS_KILL_POINTS:-300} npx tap --disable-coverage test/integration/faults.ts

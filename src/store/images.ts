@@ -24,10 +24,13 @@ export interface Image extends ImageRecord {
 
 export type Repositories = Record<string, string>;
 
-/** NAME[:TAG] with the tag defaulting to latest; names as Docker allows (lower case, digits, . _ - /). */
+/**
+ * NAME[:TAG] with the tag defaulting to latest; names as Docker allows (lower case, digits, . _ - /),
+ * optionally after a registry HOST[:PORT]/ as pulled images are named (127.0.0.1:5000/app:1).
+ */
 export function normalizeTag(ref: string): string {
-  const m = /^([a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$/.exec(ref);
-  if (!m) throw new StoreError(`invalid image name ${ref}: use NAME[:TAG] (lower-case letters, digits, . _ - /; tag up to 128 characters)`);
+  const m = /^((?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?\/|[A-Za-z0-9-]+:[0-9]+\/)?[a-z0-9]+(?:[._\-/][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$/.exec(ref);
+  if (!m) throw new StoreError(`invalid image name ${ref}: use [HOST[:PORT]/]NAME[:TAG] (lower-case letters, digits, . _ - /; tag up to 128 characters)`);
   return `${m[1]}:${m[2] ?? 'latest'}`;
 }
 
@@ -37,6 +40,12 @@ export function readRepositories(store: Store): Repositories {
 }
 
 const imageFile = (store: Store, id: string): string => join(store.imagesDir, `${hexOf(id)}.json`);
+
+/**
+ * ROOT/images/<hex>.oci-config: the image config an image was pulled with (its bytes as the
+ * registry served them), so a push sends it back unchanged: same digests, Env/Cmd/history kept.
+ */
+export const ociConfigFile = (store: Store, id: string): string => join(store.imagesDir, `${hexOf(id)}.oci-config`);
 
 export function listImages(store: Store): Image[] {
   if (!existsSync(store.imagesDir)) return [];
@@ -111,6 +120,7 @@ export function deleteImage(store: Store, image: Image): string[] {
   for (const t of Object.keys(repos)) if (repos[t] === image.Id) delete repos[t];
   writeJsonAtomic(store.repositoriesFile, repos);
   rmSync(imageFile(store, image.Id), { force: true });
+  rmSync(ociConfigFile(store, image.Id), { force: true });
   const stillUsed = new Set(listImages(store).flatMap((i) => i.Layers));
   const stored = new Set(listLayers(store).map((l) => l.Id));
   const freed = [...new Set(image.Layers)].filter((l) => !stillUsed.has(l) && stored.has(l));

@@ -14,13 +14,13 @@
 // or an oci-archive tarball (written aside, then renamed).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, linkSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { extractTarball, sniff } from './archive';
-import { createImage, normalizeTag, type Image } from './images';
+import { createImage, normalizeTag, ociConfigFile, type Image } from './images';
 import { exportLayer, hexOf, importLayer, layerDir, listLayers, resolveLayer, type Layer, type Progress } from './layers';
 import { StoreError, writeJsonAtomic, type Store } from './store';
 
@@ -243,24 +243,87 @@ export const keptBlob = (store: Store, id: string): { blob: string; desc: string
   desc: join(layerDir(store, id), 'oci-blob.json'),
 });
 
-/** Keeps a verified layer blob beside the layer (moved out of a staging archive, else copied). */
-function keepBlob(store: Store, id: string, layout: string, d: Descriptor, mayMove: boolean): void {
+/** What oci-blob.json holds: the blob's descriptor, and the registry repositories known to have it. */
+export interface KeptBlob extends Descriptor {
+  /** "HOST/REPOSITORY" where this blob was pulled from or pushed to: a push may mount it from there */
+  repositories?: string[];
+}
+
+/** Keeps a verified layer blob beside the layer (moved when it is a private staging copy, else copied). */
+export function keepBlob(store: Store, id: string, file: string, d: Descriptor, mayMove: boolean): void {
   const k = keptBlob(store, id);
   if (existsSync(k.desc)) return;
-  const src = blobPath(layout, d, 'layer');
   const tmp = `${k.blob}.${process.pid}.tmp`;
-  if (mayMove) renameSync(src, tmp);
-  else copyFileSync(src, tmp);
+  if (mayMove) renameSync(file, tmp);
+  else copyFileSync(file, tmp);
   renameSync(tmp, k.blob);
   writeJsonAtomic(k.desc, { mediaType: d.mediaType ?? MT.layer, digest: d.digest, size: statSync(k.blob).size });
 }
 
 /** A layer's kept original blob, if it has one. */
-function readKept(store: Store, id: string): Descriptor | undefined {
+export function readKept(store: Store, id: string): KeptBlob | undefined {
   const k = keptBlob(store, id);
   if (!existsSync(k.desc) || !existsSync(k.blob)) return undefined;
-  const d = store.readJson<Descriptor>(k.desc);
+  const d = store.readJson<KeptBlob>(k.desc);
   return statSync(k.blob).size === d.size ? d : undefined;
+}
+
+/** Notes that a registry repository holds a layer's kept blob (a hint: a lost update only costs an upload). */
+export function noteRepository(store: Store, id: string, digest: string, repository: string): void {
+  const d = readKept(store, id);
+  if (d === undefined || d.digest !== digest || d.repositories?.includes(repository)) return;
+  writeJsonAtomic(keptBlob(store, id).desc, { ...d, repositories: [...(d.repositories ?? []), repository] });
+}
+
+/**
+ * Stores a verified layer blob file as the layer diffId (extracting it) and keeps the blob beside
+ * it. The blob and its diffId must have been checked already; the stored id is checked again.
+ */
+export async function storeLayerBlob(store: Store, file: string, d: Descriptor, diffId: string, source: string, mayMove: boolean, progress: Progress = silent): Promise<{ layer: Layer; existed: boolean }> {
+  const r = await importLayer(store, file, progress);
+  if (r.layer.Id !== diffId) throw new StoreError(`layer ${d.digest} changed while it was imported (stored as ${r.layer.Id}, expected ${diffId})`);
+  let layer = r.layer;
+  if (!r.existed) {
+    layer = { ...r.layer, Source: source };
+    writeJsonAtomic(join(layerDir(store, diffId), 'layer.json'), layer);
+  }
+  if (!r.existed || layer.Source.startsWith('tar:')) keepBlob(store, diffId, file, d, mayMove);
+  return { layer, existed: r.existed };
+}
+
+/** The name of the lock held while a layer is pulled or its blob made (ROOT/locks/). */
+export const layerLockName = (id: string): string => `layer-${hexOf(id)}`;
+
+export interface LayerBlob {
+  desc: KeptBlob;
+  file: string;
+  /** the sha256 of its uncompressed stream (the layer id, unless the layer came from a foreign tar) */
+  diffId: string;
+  /** removes a blob made only for this use (not kept) */
+  release(): void;
+}
+
+/**
+ * The blob a layer is sent as: its kept blob, else its canonical tar gzip-compressed, made once and
+ * kept (so the next push or export sends the same digest) when its stream hashes to the layer id.
+ */
+export async function layerBlob(store: Store, layer: Layer): Promise<LayerBlob> {
+  const kept = readKept(store, layer.Id);
+  const none = (): void => undefined;
+  if (kept !== undefined) return { desc: kept, file: keptBlob(store, layer.Id).blob, diffId: layer.Id, release: none };
+  const staging = store.stagingDir();
+  try {
+    const b = await writeBlob(staging, (to) => exportLayer(store, layer, to), true);
+    const file = join(staging, 'blobs', 'sha256', hexOf(b.digest));
+    const desc = { mediaType: MT.layerGzip, digest: b.digest, size: b.size };
+    if (b.diffId !== layer.Id) return { desc, file, diffId: b.diffId, release: () => store.discard(staging) };
+    await store.withNamedLock(layerLockName(layer.Id), `keep blob ${b.digest}`, () => keepBlob(store, layer.Id, file, desc, true));
+    store.discard(staging);
+    return { desc: readKept(store, layer.Id)!, file: keptBlob(store, layer.Id).blob, diffId: layer.Id, release: none };
+  } catch (err) {
+    store.discard(staging);
+    throw err;
+  }
 }
 
 export interface OciImportOptions {
@@ -335,16 +398,10 @@ export async function importOci(store: Store, src: string, opts: OciImportOption
           continue;
         }
         progress.phase(`storing layer ${i + 1}/${diffIds.length}`);
-        const r = await importLayer(store, blobPath(layout, manifest.layers[i]!, 'layer'), progress);
-        if (r.layer.Id !== id) throw new StoreError(`layer ${i + 1}/${diffIds.length} changed while it was imported (stored as ${r.layer.Id})`);
-        let layer = r.layer;
-        if (!r.existed) {
-          layer = { ...r.layer, Source: `${shown}@${manifest.layers[i]!.digest}` };
-          writeJsonAtomic(join(layerDir(store, id), 'layer.json'), layer);
-        }
-        if (!r.existed || layer.Source.startsWith('tar:')) keepBlob(store, id, layout, manifest.layers[i]!, staging !== undefined);
+        const d = manifest.layers[i]!;
+        const r = await storeLayerBlob(store, blobPath(layout, d, 'layer'), d, id, `${shown}@${d.digest}`, staging !== undefined, progress);
         stored.add(id);
-        layers.push(layer);
+        layers.push(r.layer);
         report.push({ id, existed: r.existed });
       }
       const { image, untagged } = createImage(store, tag, layers);
@@ -393,7 +450,8 @@ export function formatFor(out: string): OciFormat {
 /** Valid as an index ref name (OCI image-layout: components of [A-Za-z0-9]+ joined by - . _ : @ / + or --). */
 export const validRefName = (r: string): boolean => /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/.test(r);
 
-async function writeBlob(layout: string, write: (to: Writable) => Promise<void>, gzip: boolean): Promise<{ digest: string; size: number; diffId: string }> {
+/** Writes a blob into a layout (hashing it, and its uncompressed stream when gzip is set). */
+export async function writeBlob(layout: string, write: (to: Writable) => Promise<void>, gzip: boolean): Promise<{ digest: string; size: number; diffId: string }> {
   const dir = join(layout, 'blobs', 'sha256');
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -416,8 +474,9 @@ async function writeBlob(layout: string, write: (to: Writable) => Promise<void>,
   }
 }
 
+/** Writes a JSON blob: a value, or bytes already serialized (a kept config). */
 function writeJsonBlob(layout: string, value: unknown, mediaType: string): Descriptor {
-  const data = Buffer.from(JSON.stringify(value));
+  const data = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
   const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
   const dir = join(layout, 'blobs', 'sha256');
   mkdirSync(dir, { recursive: true });
@@ -448,6 +507,29 @@ export function makeConfig(image: Image, layers: Layer[], diffIds: string[]): Oc
     rootfs: { type: 'layers', diff_ids: diffIds },
     history,
   };
+}
+
+/** Keeps the config an image came with (call under the store lock, after createImage). */
+export function keepConfig(store: Store, image: Image, bytes: Buffer): void {
+  const file = ociConfigFile(store, image.Id);
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, bytes, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+/**
+ * The config to send an image with: the one it came with when its layers are still those
+ * (diffIds), else one made from the store's records (makeConfig).
+ */
+export function imageConfig(store: Store, image: Image, layers: Layer[], diffIds: string[]): Buffer {
+  try {
+    const bytes = readFileSync(ociConfigFile(store, image.Id));
+    const kept = JSON.parse(bytes.toString('utf8')) as OciConfig;
+    if (JSON.stringify(kept.rootfs?.diff_ids) === JSON.stringify(diffIds)) return bytes;
+  } catch {
+    /* none kept, or unreadable: make one */
+  }
+  return Buffer.from(JSON.stringify(makeConfig(image, layers, diffIds)));
 }
 
 /** The ref name an export is written under. */
@@ -522,8 +604,9 @@ export async function exportOci(store: Store, image: Image, out: string, opts: O
       diffIds.push(b.diffId);
       if (b.diffId !== l.Id) rewritten.push({ layer: l.Id, diffId: b.diffId });
     }
-    const config = makeConfig(image, layers, diffIds);
-    const configDesc = writeJsonBlob(layout, config, MT.config);
+    const configBytes = imageConfig(store, image, layers, diffIds);
+    const config = JSON.parse(configBytes.toString('utf8')) as OciConfig;
+    const configDesc = writeJsonBlob(layout, configBytes, MT.config);
     const manifest: OciManifest = { schemaVersion: 2, mediaType: MT.manifest, config: configDesc, layers: descs };
     const manifestDesc = writeJsonBlob(layout, manifest, MT.manifest);
     const entry: Descriptor = { ...manifestDesc, annotations: { [REF_NAME]: ref } };

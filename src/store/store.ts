@@ -12,9 +12,11 @@
 //   ROOT/repositories.json              tags: {"name:tag": "sha256:<image id>"}
 //   ROOT/containers/<hex>/container.json, upper/, work/
 //   ROOT/tmp/<pid>-<random>/            staging and trash; whatever a dead pid left is removed
+//   ROOT/locks/<name>                   a narrower lock (one layer being pulled), same format as ROOT/lock
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_STORE = '/var/lib/layerfs';
@@ -68,9 +70,11 @@ export interface LockInfo {
   command: string;
 }
 
+/** The lock files the current async call chain holds (for reentrancy). */
+const held = new AsyncLocalStorage<Set<string>>();
+
 export class Store {
   readonly root: string;
-  private lockDepth = 0;
 
   constructor(root: string) {
     this.root = root;
@@ -93,6 +97,9 @@ export class Store {
   }
   get lockFile(): string {
     return join(this.root, 'lock');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
   }
 
   /**
@@ -197,9 +204,9 @@ export class Store {
     }
   }
 
-  readLock(): LockInfo | undefined {
+  readLock(file = this.lockFile): LockInfo | undefined {
     try {
-      const [pid, start, ...cmd] = readFileSync(this.lockFile, 'utf8').trim().split(' ');
+      const [pid, start, ...cmd] = readFileSync(file, 'utf8').trim().split(' ');
       return { pid: Number(pid), start: start ?? '?', command: cmd.join(' ') };
     } catch {
       return undefined;
@@ -213,53 +220,69 @@ export class Store {
   }
 
   /**
-   * Runs fn holding the store lock. The lock file is created complete (written aside, then
-   * link(2)ed into place, which fails if it exists) and holds "PID STARTTIME COMMAND"; a lock whose
-   * process is gone is broken. Waits up to timeoutMs for another command, then says who holds it.
+   * Runs fn holding the store lock. Reentrant within one async call chain (a command that imports
+   * layers while holding it), not between two concurrent calls of one process: those wait for each
+   * other like two processes do.
    */
   async withLock<T>(command: string, fn: () => Promise<T> | T, timeoutMs = Number(process.env.LAYERFS_LOCK_TIMEOUT_MS ?? 60_000)): Promise<T> {
-    if (this.lockDepth > 0) {
-      this.lockDepth++;
-      try {
-        return await fn();
-      } finally {
-        this.lockDepth--;
-      }
-    }
+    if (held.getStore()?.has(this.lockFile)) return fn();
+    return this.holding(this.lockFile, command, timeoutMs, () => {
+      this.cleanTmp();
+      return fn();
+    });
+  }
+
+  /**
+   * Runs fn holding the lock ROOT/locks/NAME, one narrower than the store's (a layer being pulled:
+   * minutes of download must not keep other commands out of the store). `waiting` is called once
+   * if another command holds it.
+   */
+  async withNamedLock<T>(name: string, command: string, fn: () => Promise<T> | T, opts: { timeoutMs?: number; waiting?: (holder: LockInfo | undefined) => void } = {}): Promise<T> {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new StoreError(`invalid lock name ${name}`);
+    mkdirSync(this.locksDir, { recursive: true });
+    return this.holding(join(this.locksDir, name), command, opts.timeoutMs ?? 3_600_000, fn, opts.waiting);
+  }
+
+  /**
+   * The lock file is created complete (written aside, then link(2)ed into place, which fails if it
+   * exists) and holds "PID STARTTIME COMMAND"; a lock whose process is gone is broken. Waits up to
+   * timeoutMs for another holder, then says who holds it.
+   */
+  private async holding<T>(file: string, command: string, timeoutMs: number, fn: () => Promise<T> | T, waiting?: (holder: LockInfo | undefined) => void): Promise<T> {
     const mine = `${process.pid} ${startTime(process.pid)} ${command}\n`;
-    const aside = join(this.root, `lock.${process.pid}.${randomBytes(4).toString('hex')}`);
+    const aside = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`);
     writeFileSync(aside, mine);
     const until = Date.now() + timeoutMs;
+    let told = false;
     try {
       for (;;) {
         try {
-          linkSync(aside, this.lockFile);
+          linkSync(aside, file);
           break;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         }
-        const held = this.readLock();
-        if (held !== undefined && this.lockIsStale(held)) {
-          this.breakLock(held);
+        const holder = this.readLock(file);
+        if (holder !== undefined && this.lockIsStale(holder)) {
+          this.breakLock(file, holder);
           continue;
         }
         if (Date.now() > until) {
-          const who = held ? `pid ${held.pid} (layerfs ${held.command})` : 'another command';
-          throw new StoreError(`the store ${this.root} is busy: ${who} holds ${this.lockFile}`);
+          const who = holder ? `pid ${holder.pid} (layerfs ${holder.command})` : 'another command';
+          throw new StoreError(`the store ${this.root} is busy: ${who} holds ${file}`);
         }
+        if (!told) waiting?.(holder);
+        told = true;
         await sleep(25 + Math.random() * 50);
       }
     } finally {
       rmSync(aside, { force: true });
     }
-    this.lockDepth = 1;
+    const mineNow = new Set(held.getStore() ?? []).add(file);
     try {
-      this.cleanTmp();
-      return await fn();
+      return await held.run(mineNow, fn);
     } finally {
-      this.lockDepth = 0;
-      const held = this.readLock();
-      if (held?.pid === process.pid) rmSync(this.lockFile, { force: true });
+      if (this.readLock(file)?.pid === process.pid) rmSync(file, { force: true });
     }
   }
 
@@ -267,10 +290,10 @@ export class Store {
    * Removes a dead command's lock. Renaming it aside is atomic, so of two breakers one wins; if
    * what was moved turns out to be a live lock (taken in between), it is put back.
    */
-  private breakLock(seen: LockInfo): void {
-    const aside = join(this.root, `lock.stale.${process.pid}.${randomBytes(4).toString('hex')}`);
+  private breakLock(file: string, seen: LockInfo): void {
+    const aside = join(dirname(file), `.${basename(file)}.stale.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
-      renameSync(this.lockFile, aside);
+      renameSync(file, aside);
     } catch {
       return;
     }
@@ -283,7 +306,7 @@ export class Store {
     })();
     if (!moved.startsWith(`${seen.pid} ${seen.start} `)) {
       try {
-        linkSync(aside, this.lockFile);
+        linkSync(aside, file);
       } catch {
         /* someone else took the lock meanwhile: the moved one's owner will notice it lost it */
       }
