@@ -7,7 +7,7 @@ import { errorCode, FsError } from '../host/errors';
 import { UPPER } from './layers';
 import { baseName, parentOf, type Entry } from './namei';
 import { isEmptyMerged } from './readdir';
-import { hasMarker, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
+import { hasMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 import { isHiddenName, type HiddenFiles } from './hidden';
@@ -227,11 +227,11 @@ export class DirOps {
     }
     // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
     if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
-    // A target with lower content must be empty in the merged view; one only in upper is left to
-    // the host rename, as the kernel does (whose ENOTEMPTY then comes after the opaque mark below).
-    if (dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0 && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) {
-      throw new FsError('ENOTEMPTY', to);
-    }
+    // A target directory with lower content must be empty in the merged view (its upper copy
+    // then holds whiteouts only); one only in upper must be empty on disk, as the host rename
+    // requires: the kernel's ENOTEMPTY for it comes after the opaque mark below.
+    const dstMerged = dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0;
+    if (dstMerged && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
     if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
     const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
     const dest = join(toParentHost, name);
@@ -240,6 +240,9 @@ export class DirOps {
     if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath, this.ctx.format)) {
       markOpaque(src.hostPath, this.ctx.format);
     }
+    // Nothing is removed or marked before the rename is known to succeed.
+    if (dst?.layer === UPPER && srcIsDir && !dstMerged && host.readdir(dest).length > 0) throw new FsError('ENOTEMPTY', to);
+    if (dstMerged && dst?.layer === UPPER && host.readdir(dest).length > 0) this.emptyTarget(dest);
     this.moveInUpper(src, dest, srcIsDir);
     this.ctx.namei.invalidate(from);
     this.ctx.namei.invalidate(to);
@@ -251,9 +254,14 @@ export class DirOps {
     const destStat = host.lstat(dest);
     const fromParentHost = parentOf(src.hostPath);
     if (this.ctx.format === 'oci') {
-      if (src.lowerBelow) touchMarker(markerPath(fromParentHost, baseName(src.path)));
-      if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
-      host.rename(src.hostPath, dest);
+      const marker = src.lowerBelow && !hasMarker(fromParentHost, baseName(src.path)) ? markerPath(fromParentHost, baseName(src.path)) : undefined;
+      if (marker !== undefined) touchMarker(marker);
+      try {
+        host.rename(src.hostPath, dest);
+      } catch (err) {
+        if (marker !== undefined) host.unlink(marker);
+        throw err;
+      }
       if (hasMarker(parentOf(dest), baseName(dest))) {
         if (srcIsDir) markOpaque(dest, 'oci');
         host.unlink(markerPath(parentOf(dest), baseName(dest)));
@@ -266,20 +274,32 @@ export class DirOps {
       if (!src.lowerBelow) host.unlink(src.hostPath);
       return;
     }
-    if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
     host.renameat2(src.hostPath, dest, src.lowerBelow ? host.RENAME_WHITEOUT : 0);
+  }
+
+  /**
+   * Swaps the upper copy of a directory that is empty in the merged view (it holds whiteouts
+   * only) for an empty opaque one, as the kernel's ovl_clear_empty does: a crash at any point
+   * still shows it empty. The whiteouts go with the old copy.
+   */
+  private emptyTarget(dest: string): void {
+    const st = host.mustLstat(dest);
+    const tmp = this.copyUp.tmpPath();
+    host.mkdir(tmp, st.mode & 0o7777);
+    try {
+      if (this.ctx.privileged) host.lchown(tmp, st.uid, st.gid);
+      markOpaque(tmp, this.ctx.format);
+      host.renameat2(tmp, dest, host.RENAME_EXCHANGE);
+    } catch (err) {
+      host.rmdir(tmp);
+      throw err;
+    }
+    host.rmTree(tmp);
   }
 }
 
 /** Creates an OCI whiteout marker (the unprivileged format). */
 function touchMarker(hostPath: string): void {
   host.close(host.open(hostPath, host.O.O_WRONLY | host.O.O_CREAT, 0));
-}
-
-/** Empties an upper directory that is empty in the merged view (it may only hold whiteouts). */
-function clearWhiteouts(hostDir: string): void {
-  for (const e of host.readdir(hostDir)) {
-    if (e.type === host.DT.CHR || hiddenByMarker(e.name) !== undefined || isMarkerName(e.name)) host.unlink(join(hostDir, e.name));
-  }
 }
 

@@ -71,6 +71,9 @@ const scenarios: [string, string, { mtimes?: boolean; layerfsOptions?: string[] 
   ['xattrs: set, remove, list', 'setfattr -n user.new -v v f; setfattr -x user.a xa; setfattr -n user.d -v dir d; getfattr -d f xa d'],
   ['trusted.overlay.* set by a caller is escaped', 'setfattr -n trusted.overlay.foo -v bar f; getfattr -n trusted.overlay.foo f; getfattr -d -m - f'],
   ['mknod: fifo and character device', 'mkfifo p; mknod c1 c 1 3; mknod d/b2 b 7 0; stat -c "%n %F %t %T" p c1 d/b2'],
+  // Issue 13: a failed rename unlinked the target's character devices as if they were whiteouts.
+  ['a directory rename onto a directory holding devices fails and keeps them', 'mkdir d0 d1 d2; mknod d1/tty c 5 0; touch d1/f; mknod d2/tty c 5 0; mv -T d0 d1; echo rc=$?; mv -T d0 d2; echo rc=$?; mknod empty/tty c 5 1; mv -T d0 empty; echo rc=$?; ls -A d1 d2 empty'],
+  ['a directory rename onto a merged directory emptied by whiteouts replaces it', 'rm tree/a/b/c; mkdir e1; echo y > e1/y; mv -T e1 tree/a/b; echo rc=$?; ls -A tree/a/b; rm -rf d/sub; mkdir e2; mv -T e2 d/sub 2>&1; echo rc=$?'],
   ['create over a whiteout', 'rm f; echo again > f; cat f; rm -rf tree; echo file > tree; cat tree'],
   ['directory over a file whiteout and back', 'rm f; mkdir f; echo in > f/inner; rm -rf d; echo file > d; ls -A f; cat d'],
   ['rmdir rules', 'rmdir d; echo rc=$?; rmdir empty; echo rc=$?; rm -rf d/sub; rmdir d/sub 2>&1; echo rc=$?; ls -A'],
