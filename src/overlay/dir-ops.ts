@@ -20,6 +20,8 @@ interface NewObject {
   isDir: boolean;
   /** New objects belong to the caller; a hard link keeps its inode's owner. */
   owned: boolean;
+  /** Why this object may not be made through the mount, checked once the name is known to be free. */
+  refused?: string;
 }
 
 export class DirOps {
@@ -37,6 +39,7 @@ export class DirOps {
     if (isHiddenName(name)) throw new FsError('EINVAL', path, 'names like .fuse_hidden<16 hex digits> are reserved by libfuse');
     const parent = this.ctx.namei.dir(parentOf(path));
     if (this.ctx.namei.child(parent, name) !== undefined) throw new FsError('EEXIST', path);
+    if (obj.refused !== undefined) throw new FsError('EPERM', path, obj.refused);
     const parentHost = this.copyUp.ensureUpperDir(parent.path);
     const dest = join(parentHost, name);
     // The name is not visible, so what upper may hold there is a whiteout: try the common case first.
@@ -100,7 +103,9 @@ export class DirOps {
   }
 
   mknod(path: string, mode: number, dev: number, caller: Caller): void {
-    this.place(path, caller, { make: (p) => host.mknod(p, mode, dev), isDir: false, owned: true });
+    // overlayfs: a caller may not forge a whiteout (ovl_mknod's EPERM, after the VFS's EEXIST).
+    const refused = isWhiteout({ mode, rdev: dev }) ? 'a character device 0/0 is a whiteout' : undefined;
+    this.place(path, caller, { make: (p) => host.mknod(p, mode, dev), isDir: false, owned: true, ...(refused === undefined ? {} : { refused }) });
   }
 
   symlink(target: string, path: string, caller: Caller): void {

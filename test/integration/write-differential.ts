@@ -74,6 +74,7 @@ const scenarios: [string, string, { mtimes?: boolean; layerfsOptions?: string[] 
   // Issue 13: a failed rename unlinked the target's character devices as if they were whiteouts.
   ['a directory rename onto a directory holding devices fails and keeps them', 'mkdir d0 d1 d2; mknod d1/tty c 5 0; touch d1/f; mknod d2/tty c 5 0; mv -T d0 d1; echo rc=$?; mv -T d0 d2; echo rc=$?; mknod empty/tty c 5 1; mv -T d0 empty; echo rc=$?; ls -A d1 d2 empty'],
   ['a directory rename onto a merged directory emptied by whiteouts replaces it', 'rm tree/a/b/c; mkdir e1; echo y > e1/y; mv -T e1 tree/a/b; echo rc=$?; ls -A tree/a/b; rm -rf d/sub; mkdir e2; mv -T e2 d/sub 2>&1; echo rc=$?'],
+  ['mknod of a 0/0 character device is refused (no forged whiteout)', 'mknod w c 0 0; echo rc=$?; mknod d/a c 0 0; echo rc=$?; mknod d/w c 0 0; echo rc=$?; ls -A . d'],
   ['create over a whiteout', 'rm f; echo again > f; cat f; rm -rf tree; echo file > tree; cat tree'],
   ['directory over a file whiteout and back', 'rm f; mkdir f; echo in > f/inner; rm -rf d; echo file > d; ls -A f; cat d'],
   ['rmdir rules', 'rmdir d; echo rc=$?; rmdir empty; echo rc=$?; rm -rf d/sub; rmdir d/sub 2>&1; echo rc=$?; ls -A'],

@@ -242,6 +242,16 @@ t.test('symlink and mknod create in upper; the group follows a setgid parent', {
   t.equal(host.mustLstat(f.up('/sg/p')).uid, 5);
 });
 
+t.test('mknod of a 0/0 character device is refused with EPERM and leaves nothing', { skip }, async (t) => {
+  // Issue 13: a caller could forge a whiteout through the mount (ENOENT, and the whiteout stayed).
+  const f = overlayOf(t, lowers);
+  t.equal(await codeOf(() => f.ov.mknod('/w', 0o020644, 0, CALLER)), 'EPERM');
+  t.equal(await codeOf(() => f.ov.mknod('/d/w', 0o020000, 0, CALLER)), 'EPERM');
+  t.equal(await codeOf(() => f.ov.mknod('/f', 0o020644, 0, CALLER)), 'EEXIST', 'an existing name is EEXIST first, as in the VFS');
+  t.same(listTree(f.built.upper), [], 'no whiteout and no copied-up parent');
+  t.equal(f.ov.ctx.namei.lookup('/d/a')?.layer, 1);
+});
+
 t.test('every change on a read-only stack fails with EROFS', { skip }, async (t) => {
   const f = overlayOf(t, lowers, { readonly: true });
   t.equal(await codeOf(() => f.ov.mkdir('/n', 0o755, CALLER)), 'EROFS');
