@@ -152,6 +152,45 @@ t.test('xattr buffers too small for the value answer ERANGE', { skip }, async (t
   });
 });
 
+// Issue 13: from a working directory deep in the mount, names whose path in the mount is 4,070 to
+// 4,095 bytes (and deeper than PATH_MAX) work: the layer's own path never counts against it.
+const SEG = '0'.repeat(200);
+const deepLower: Spec = { deep: [...Array<string>(18)].reduce<Spec>((inner) => ({ [SEG]: inner }), { [SEG]: { f: 'f\n' } }) };
+const DEEP_PATHS = py(`
+import shutil
+top = os.open('.', os.O_RDONLY)
+seg = '0' * 200
+os.chdir('deep')
+for i in range(19): os.chdir(seg)
+op('chmod a deep lower file (copies up 20 directories)', os.chmod, 'f', 0o600)
+def level(lengths):
+    os.mkdir(seg); os.chdir(seg)
+    for L in lengths:
+        s = '%0*d' % (L, 1)
+        op('create %d' % L, lambda: os.close(os.open('f' + s, os.O_CREAT | os.O_WRONLY, 0o644)))
+        op('chmod %d' % L, os.chmod, 'f' + s, 0o600)
+        op('mkdir %d' % L, os.mkdir, 'd' + s)
+        op('rename %d' % L, os.rename, 'f' + s, 'g' + s)
+        op('setxattr %d' % L, os.setxattr, 'g' + s, 'user.x', b'1')
+        op('getxattr %d' % L, os.getxattr, 'g' + s, 'user.x')
+        op('symlink %d' % L, os.symlink, 't', 's' + s)
+        print('stat %d' % L, oct(os.lstat('g' + s).st_mode), sorted(os.listdir('.')) == sorted(['g' + s, 'd' + s, 's' + s] + seen))
+        op('unlink %d' % L, os.unlink, 'g' + s)
+        seen.extend(['d' + s, 's' + s])
+seen = []
+level([48, 60, 73])
+for i in range(9): os.mkdir(seg); os.chdir(seg)
+seen = []
+level([40])
+os.fchdir(top)
+op('rm -rf of the deep tree', shutil.rmtree, 'deep')
+print(os.listdir('.'))
+`);
+
+t.test('names 4,070-4,095 bytes deep in the mount, and deeper, work as on the kernel', { skip }, async (t) => {
+  await scenario(t, [deepLower], DEEP_PATHS);
+});
+
 t.test('without the privilege to make devices, whiteouts fall back to .wh. files', { skip }, async (t) => {
   const { layerfs } = await scenario(t, lowers, 'rm -rf d f; mkdir d; echo x > d/x; ls -A . d', { writeFormat: 'oci' });
   t.same(layerfs.upper['.wh.f'], { type: 'file', mode: '0', uid: 0, gid: 0, size: 0, nlink: 1, sha: 'e3b0c44298fc1c14' });
