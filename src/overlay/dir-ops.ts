@@ -11,6 +11,7 @@ import { hasMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, m
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 import { isHiddenName, type HiddenFiles } from './hidden';
+import { REDIRECT_MAX, writeRedirect } from './redirect';
 
 const DAEMON_GID = process.getegid?.() ?? 0;
 
@@ -59,6 +60,9 @@ export class DirOps {
     } else {
       try {
         this.own(dest, caller, parentHost, obj);
+        // overlayfs with redirect_dir=on (no offline changes allowed): a new directory in a
+        // merged one is made opaque, so its lookups never need the lower layers.
+        if (obj.isDir && this.ctx.stack.redirectDir === 'on' && this.ctx.namei.dir(parent.path).lowers.length > 0) markOpaque(dest, this.ctx.format);
         // An OCI-format marker only ever hides a name that a lower layer holds.
         if (this.ctx.namei.lowerTop(parent, name) !== undefined && hasMarker(parentHost, name)) {
           if (obj.isDir) markOpaque(dest, this.ctx.format);
@@ -230,28 +234,58 @@ export class DirOps {
       if (!srcIsDir && host.isDir(dst.stat)) throw new FsError('EISDIR', to);
       if (dst.layer === src.layer && dst.stat.ino === src.stat.ino) return;
     }
-    // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
-    if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
+    // overlayfs: a directory with lower content moves only with redirect_dir=on (and a format
+    // that may write trusted.* xattrs); otherwise EXDEV, and mv copies instead.
+    const redirected = srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0);
+    if (redirected && (this.ctx.stack.redirectDir !== 'on' || this.ctx.format !== 'kernel')) throw new FsError('EXDEV', from);
     // A target directory with lower content must be empty in the merged view (its upper copy
     // then holds whiteouts only); one only in upper must be empty on disk, as the host rename
     // requires: the kernel's ENOTEMPTY for it comes after the opaque mark below.
     const dstMerged = dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0;
     if (dstMerged && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
-    if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
+    if (redirected) this.copyUp.ensureUpperDir(from);
+    else if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
     const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
     const dest = join(toParentHost, name);
-    // overlayfs: a directory moved into a merged directory becomes opaque, so a lower directory
-    // of the same name never merges into it.
-    if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath, this.ctx.format)) {
-      markOpaque(src.hostPath, this.ctx.format);
+    const moved = this.ctx.namei.mustLookup(from);
+    if (redirected) {
+      // overlayfs: the directory records where its lower copies are, and is found there again.
+      const redirect = this.redirectFor(from, to);
+      if (redirect !== undefined) writeRedirect(moved.hostPath, redirect);
+    } else if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(moved.hostPath, this.ctx.format)) {
+      // overlayfs: a directory moved into a merged directory becomes opaque, so a lower
+      // directory of the same name never merges into it.
+      markOpaque(moved.hostPath, this.ctx.format);
     }
     // Nothing is removed or marked before the rename is known to succeed.
     if (dst?.layer === UPPER && srcIsDir && !dstMerged && host.readdir(dest).length > 0) throw new FsError('ENOTEMPTY', to);
     if (dstMerged && dst?.layer === UPPER && host.readdir(dest).length > 0) this.emptyTarget(dest);
-    this.moveInUpper(src, dest, srcIsDir);
+    this.moveInUpper(moved, dest, srcIsDir);
     this.ctx.namei.invalidate(from);
     this.ctx.namei.invalidate(to);
     this.ctx.emit({ op: 'rename', path: from, to });
+  }
+
+  /**
+   * The redirect a directory moving from `from` to `to` needs, as ovl_set_redirect writes it:
+   * none when it has one that stays valid (it stays in its parent, or it is absolute), its old
+   * name when it stays in its parent, else the absolute path of its old place, built from the
+   * names (or redirects) of it and its ancestors. EXDEV when that is longer than redirect_max.
+   */
+  private redirectFor(from: string, to: string): string | undefined {
+    const own = this.ctx.namei.dir(from).redirect;
+    const samedir = parentOf(from) === parentOf(to);
+    if (own !== undefined && (samedir || own.startsWith('/'))) return undefined;
+    if (samedir) return baseName(from);
+    const parts: string[] = [];
+    for (let path = from; path !== '/'; path = parentOf(path)) {
+      const part = this.ctx.namei.dir(path).redirect ?? baseName(path);
+      parts.unshift(part);
+      if (part.startsWith('/')) break;
+    }
+    const redirect = parts[0]!.startsWith('/') ? parts.join('/') : '/' + parts.join('/');
+    if (Buffer.byteLength(redirect) > REDIRECT_MAX) throw new FsError('EXDEV', from, 'the redirect would be longer than redirect_max');
+    return redirect;
   }
 
   /** The host rename, leaving a whiteout at the source when a lower layer still holds it. */
