@@ -84,6 +84,9 @@
 #endif
 
 #define PATH_CAP 4096                  /* PATH_MAX incl. NUL */
+/* A host path is a layer root plus a path in the mount, which may itself reach PATH_MAX (the
+ * kernel's limit applies to what a caller passes, not to a file's depth below the mount). */
+#define HOST_PATH_CAP (8 * PATH_CAP)
 #define NAME_CAP (XATTR_NAME_MAX + 1)  /* xattr name incl. NUL */
 #define COPY_BUF (1024 * 1024)         /* pread/pwrite fallback buffer */
 
@@ -220,7 +223,7 @@ static bool get_f64out(napi_env env, napi_value v, double **out, const char *msg
 }
 
 #define PATH_ARG(idx, var)                                                   \
-  char var[PATH_CAP];                                                        \
+  char var[HOST_PATH_CAP];                                                   \
   do {                                                                       \
     int rc_;                                                                 \
     if (!get_str(env, argv[idx], var, sizeof var, ENAMETOOLONG,              \
@@ -319,6 +322,32 @@ static int open_beneath(int rootfd, const char *rel, int flags) {
   }
 }
 
+/*
+ * Opens the directory rel (modified in place) beneath rootfd, in steps of less than PATH_MAX
+ * when it is longer: each step is confined beneath the directory the previous one opened.
+ */
+static int open_dir_beneath(int rootfd, char *rel) {
+  int fd = rootfd;
+  size_t len = strlen(rel);
+  while (len >= PATH_CAP) {
+    char *cut = memrchr(rel, '/', PATH_CAP - 1);
+    if (cut == NULL || cut == rel) {
+      if (fd != rootfd) close(fd);
+      return -ENAMETOOLONG;
+    }
+    *cut = '\0';
+    int next = open_beneath(fd, rel, O_PATH | O_DIRECTORY);
+    if (fd != rootfd) close(fd);
+    if (next < 0) return next;
+    fd = next;
+    len -= (size_t)(cut + 1 - rel);
+    rel = cut + 1;
+  }
+  int last = open_beneath(fd, rel, O_PATH | O_DIRECTORY);
+  if (fd != rootfd) close(fd);
+  return last;
+}
+
 static int at_open(const char *path, at_t *at) {
   const root_t *r = nroots > 0 ? root_of(path) : NULL;
   at->owned = false;
@@ -342,10 +371,10 @@ static int at_open(const char *path, at_t *at) {
     at->dirfd = r->fd;
     return 0;
   }
-  char parent[PATH_CAP];
+  char parent[HOST_PATH_CAP];
   memcpy(parent, rel, (size_t)(slash - rel));
   parent[slash - rel] = '\0';
-  int fd = open_beneath(r->fd, parent, O_PATH | O_DIRECTORY);
+  int fd = open_dir_beneath(r->fd, parent);
   if (fd < 0) return fd;
   at->dirfd = fd;
   at->owned = true;

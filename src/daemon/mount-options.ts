@@ -1,6 +1,7 @@
 // Parsing of overlay mount options in the syntax of mount -t overlay (-o lowerdir=A:B,upperdir=U,
 // workdir=W), as mount(8), fstab and podman write them.
 import type { LayerStackOptions } from '../overlay/layers';
+import { REDIRECT_OPTION_VALUES, type RedirectOption } from '../overlay/redirect';
 
 export class OptionError extends Error {}
 
@@ -15,7 +16,7 @@ export interface ParsedOptions extends LayerStackOptions {
 
 // Kernel overlay features whose default layerfs implements; asking for the default is fine.
 const KERNEL_DEFAULTS: Record<string, string> = {
-  redirect_dir: 'off', index: 'off', xino: 'off', metacopy: 'off', nfs_export: 'off', uuid: 'on',
+  index: 'off', xino: 'off', metacopy: 'off', nfs_export: 'off', uuid: 'on',
 };
 // fuse-overlayfs's ownership shifting, which podman passes with --uidmap, --gidmap or --userns.
 // layerfs shows files with their owners on disk: ignoring these would give the container wrong owners.
@@ -94,6 +95,13 @@ function applyOption(parsed: ParsedOptions, key: string, value: string | undefin
     case 'workdir':
       parsed.work = unescape(need(key, value));
       return;
+  }
+  if (key === 'redirect_dir') {
+    if (!(REDIRECT_OPTION_VALUES as readonly string[]).includes(value ?? '')) {
+      throw new OptionError(`option redirect_dir=${value ?? ''} is not supported (only ${REDIRECT_OPTION_VALUES.join(', ')})`);
+    }
+    parsed.redirectDir = value as RedirectOption;
+    return;
   }
   if ((key === 'volatile' && value === undefined) || (key === 'fsync' && value === '0')) {
     parsed.volatile = true;

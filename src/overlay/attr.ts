@@ -34,7 +34,7 @@ export class AttrOps {
     // overlayfs reports nlink 1 for a merged directory (its real link count is unknowable), and
     // the inode number of its lower origin, so a directory keeps its number when it is copied up
     // (rm -rf and find compare a directory's dev/ino before and after descending into it).
-    const origin = entry.layer === UPPER ? this.ctx.namei.lowerStat(dir.lowers[0]!, path) : undefined;
+    const origin = entry.layer === UPPER ? this.ctx.namei.lowerStat(dir.lowers[0]!, dir.lowerPaths[0]!) : undefined;
     return { ...entry.stat, nlink: 1, ino: origin?.ino ?? entry.stat.ino };
   }
 

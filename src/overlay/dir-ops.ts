@@ -7,10 +7,11 @@ import { errorCode, FsError } from '../host/errors';
 import { UPPER } from './layers';
 import { baseName, parentOf, type Entry } from './namei';
 import { isEmptyMerged } from './readdir';
-import { hasMarker, hiddenByMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
+import { hasMarker, isMarkerName, isOpaqueDir, isWhiteout, makeKernelWhiteout, markerPath, markOpaque, OCI_PREFIX } from './whiteout';
 import { requireUpper, type Caller, type OverlayContext } from './context';
 import type { CopyUp } from './copy-up';
 import { isHiddenName, type HiddenFiles } from './hidden';
+import { REDIRECT_MAX, writeRedirect } from './redirect';
 
 const DAEMON_GID = process.getegid?.() ?? 0;
 
@@ -20,6 +21,8 @@ interface NewObject {
   isDir: boolean;
   /** New objects belong to the caller; a hard link keeps its inode's owner. */
   owned: boolean;
+  /** Why this object may not be made through the mount, checked once the name is known to be free. */
+  refused?: string;
 }
 
 export class DirOps {
@@ -37,6 +40,7 @@ export class DirOps {
     if (isHiddenName(name)) throw new FsError('EINVAL', path, 'names like .fuse_hidden<16 hex digits> are reserved by libfuse');
     const parent = this.ctx.namei.dir(parentOf(path));
     if (this.ctx.namei.child(parent, name) !== undefined) throw new FsError('EEXIST', path);
+    if (obj.refused !== undefined) throw new FsError('EPERM', path, obj.refused);
     const parentHost = this.copyUp.ensureUpperDir(parent.path);
     const dest = join(parentHost, name);
     // The name is not visible, so what upper may hold there is a whiteout: try the common case first.
@@ -56,6 +60,9 @@ export class DirOps {
     } else {
       try {
         this.own(dest, caller, parentHost, obj);
+        // overlayfs with redirect_dir=on (no offline changes allowed): a new directory in a
+        // merged one is made opaque, so its lookups never need the lower layers.
+        if (obj.isDir && this.ctx.stack.redirectDir === 'on' && this.ctx.namei.dir(parent.path).lowers.length > 0) markOpaque(dest, this.ctx.format);
         // An OCI-format marker only ever hides a name that a lower layer holds.
         if (this.ctx.namei.lowerTop(parent, name) !== undefined && hasMarker(parentHost, name)) {
           if (obj.isDir) markOpaque(dest, this.ctx.format);
@@ -100,7 +107,9 @@ export class DirOps {
   }
 
   mknod(path: string, mode: number, dev: number, caller: Caller): void {
-    this.place(path, caller, { make: (p) => host.mknod(p, mode, dev), isDir: false, owned: true });
+    // overlayfs: a caller may not forge a whiteout (ovl_mknod's EPERM, after the VFS's EEXIST).
+    const refused = isWhiteout({ mode, rdev: dev }) ? 'a character device 0/0 is a whiteout' : undefined;
+    this.place(path, caller, { make: (p) => host.mknod(p, mode, dev), isDir: false, owned: true, ...(refused === undefined ? {} : { refused }) });
   }
 
   symlink(target: string, path: string, caller: Caller): void {
@@ -225,25 +234,58 @@ export class DirOps {
       if (!srcIsDir && host.isDir(dst.stat)) throw new FsError('EISDIR', to);
       if (dst.layer === src.layer && dst.stat.ino === src.stat.ino) return;
     }
-    // overlayfs without redirect_dir: a directory with lower content can't move (mv copies instead).
-    if (srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0)) throw new FsError('EXDEV', from);
-    // A target with lower content must be empty in the merged view; one only in upper is left to
-    // the host rename, as the kernel does (whose ENOTEMPTY then comes after the opaque mark below).
-    if (dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0 && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) {
-      throw new FsError('ENOTEMPTY', to);
-    }
-    if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
+    // overlayfs: a directory with lower content moves only with redirect_dir=on (and a format
+    // that may write trusted.* xattrs); otherwise EXDEV, and mv copies instead.
+    const redirected = srcIsDir && (src.layer !== UPPER || this.ctx.namei.dir(from).lowers.length > 0);
+    if (redirected && (this.ctx.stack.redirectDir !== 'on' || this.ctx.format !== 'kernel')) throw new FsError('EXDEV', from);
+    // A target directory with lower content must be empty in the merged view (its upper copy
+    // then holds whiteouts only); one only in upper must be empty on disk, as the host rename
+    // requires: the kernel's ENOTEMPTY for it comes after the opaque mark below.
+    const dstMerged = dst !== undefined && srcIsDir && this.ctx.namei.dir(to).lowers.length > 0;
+    if (dstMerged && !isEmptyMerged(this.ctx.stack, this.ctx.namei, to)) throw new FsError('ENOTEMPTY', to);
+    if (redirected) this.copyUp.ensureUpperDir(from);
+    else if (src.layer !== UPPER) throw new FsError('EIO', from, 'source not copied up');
     const toParentHost = this.copyUp.ensureUpperDir(toParent.path);
     const dest = join(toParentHost, name);
-    // overlayfs: a directory moved into a merged directory becomes opaque, so a lower directory
-    // of the same name never merges into it.
-    if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(src.hostPath, this.ctx.format)) {
-      markOpaque(src.hostPath, this.ctx.format);
+    const moved = this.ctx.namei.mustLookup(from);
+    if (redirected) {
+      // overlayfs: the directory records where its lower copies are, and is found there again.
+      const redirect = this.redirectFor(from, to);
+      if (redirect !== undefined) writeRedirect(moved.hostPath, redirect);
+    } else if (srcIsDir && this.ctx.namei.dir(toParent.path).lowers.length > 0 && !isOpaqueDir(moved.hostPath, this.ctx.format)) {
+      // overlayfs: a directory moved into a merged directory becomes opaque, so a lower
+      // directory of the same name never merges into it.
+      markOpaque(moved.hostPath, this.ctx.format);
     }
-    this.moveInUpper(src, dest, srcIsDir);
+    // Nothing is removed or marked before the rename is known to succeed.
+    if (dst?.layer === UPPER && srcIsDir && !dstMerged && host.readdir(dest).length > 0) throw new FsError('ENOTEMPTY', to);
+    if (dstMerged && dst?.layer === UPPER && host.readdir(dest).length > 0) this.emptyTarget(dest);
+    this.moveInUpper(moved, dest, srcIsDir);
     this.ctx.namei.invalidate(from);
     this.ctx.namei.invalidate(to);
     this.ctx.emit({ op: 'rename', path: from, to });
+  }
+
+  /**
+   * The redirect a directory moving from `from` to `to` needs, as ovl_set_redirect writes it:
+   * none when it has one that stays valid (it stays in its parent, or it is absolute), its old
+   * name when it stays in its parent, else the absolute path of its old place, built from the
+   * names (or redirects) of it and its ancestors. EXDEV when that is longer than redirect_max.
+   */
+  private redirectFor(from: string, to: string): string | undefined {
+    const own = this.ctx.namei.dir(from).redirect;
+    const samedir = parentOf(from) === parentOf(to);
+    if (own !== undefined && (samedir || own.startsWith('/'))) return undefined;
+    if (samedir) return baseName(from);
+    const parts: string[] = [];
+    for (let path = from; path !== '/'; path = parentOf(path)) {
+      const part = this.ctx.namei.dir(path).redirect ?? baseName(path);
+      parts.unshift(part);
+      if (part.startsWith('/')) break;
+    }
+    const redirect = parts[0]!.startsWith('/') ? parts.join('/') : '/' + parts.join('/');
+    if (Buffer.byteLength(redirect) > REDIRECT_MAX) throw new FsError('EXDEV', from, 'the redirect would be longer than redirect_max');
+    return redirect;
   }
 
   /** The host rename, leaving a whiteout at the source when a lower layer still holds it. */
@@ -251,9 +293,14 @@ export class DirOps {
     const destStat = host.lstat(dest);
     const fromParentHost = parentOf(src.hostPath);
     if (this.ctx.format === 'oci') {
-      if (src.lowerBelow) touchMarker(markerPath(fromParentHost, baseName(src.path)));
-      if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
-      host.rename(src.hostPath, dest);
+      const marker = src.lowerBelow && !hasMarker(fromParentHost, baseName(src.path)) ? markerPath(fromParentHost, baseName(src.path)) : undefined;
+      if (marker !== undefined) touchMarker(marker);
+      try {
+        host.rename(src.hostPath, dest);
+      } catch (err) {
+        if (marker !== undefined) host.unlink(marker);
+        throw err;
+      }
       if (hasMarker(parentOf(dest), baseName(dest))) {
         if (srcIsDir) markOpaque(dest, 'oci');
         host.unlink(markerPath(parentOf(dest), baseName(dest)));
@@ -266,20 +313,32 @@ export class DirOps {
       if (!src.lowerBelow) host.unlink(src.hostPath);
       return;
     }
-    if (destStat !== undefined && host.isDir(destStat)) clearWhiteouts(dest);
     host.renameat2(src.hostPath, dest, src.lowerBelow ? host.RENAME_WHITEOUT : 0);
+  }
+
+  /**
+   * Swaps the upper copy of a directory that is empty in the merged view (it holds whiteouts
+   * only) for an empty opaque one, as the kernel's ovl_clear_empty does: a crash at any point
+   * still shows it empty. The whiteouts go with the old copy.
+   */
+  private emptyTarget(dest: string): void {
+    const st = host.mustLstat(dest);
+    const tmp = this.copyUp.tmpPath();
+    host.mkdir(tmp, st.mode & 0o7777);
+    try {
+      if (this.ctx.privileged) host.lchown(tmp, st.uid, st.gid);
+      markOpaque(tmp, this.ctx.format);
+      host.renameat2(tmp, dest, host.RENAME_EXCHANGE);
+    } catch (err) {
+      host.rmdir(tmp);
+      throw err;
+    }
+    host.rmTree(tmp);
   }
 }
 
 /** Creates an OCI whiteout marker (the unprivileged format). */
 function touchMarker(hostPath: string): void {
   host.close(host.open(hostPath, host.O.O_WRONLY | host.O.O_CREAT, 0));
-}
-
-/** Empties an upper directory that is empty in the merged view (it may only hold whiteouts). */
-function clearWhiteouts(hostDir: string): void {
-  for (const e of host.readdir(hostDir)) {
-    if (e.type === host.DT.CHR || hiddenByMarker(e.name) !== undefined || isMarkerName(e.name)) host.unlink(join(hostDir, e.name));
-  }
 }
 

@@ -2,6 +2,7 @@
 // Validates a stack the way mount -t overlay does before anything is touched.
 import { join, resolve, sep } from 'node:path';
 import * as host from '../host/fs';
+import { redirectMode, type RedirectMode, type RedirectOption } from './redirect';
 
 export const UPPER = 0;
 
@@ -9,6 +10,8 @@ export interface LayerStackOptions {
   lowers: string[];
   upper?: string | undefined;
   work?: string | undefined;
+  /** The redirect_dir mount option (default: follow, as the kernel's off does). */
+  redirectDir?: RedirectOption | undefined;
 }
 
 export class LayerStack {
@@ -17,7 +20,11 @@ export class LayerStack {
   /** The private directory where objects are built before they are renamed into upper. */
   readonly workTmp: string | undefined;
 
-  constructor(readonly lowers: string[], readonly upper: string | undefined, readonly work: string | undefined) {
+  /** What renamed directories do with redirects (redirect.ts). */
+  readonly redirectDir: RedirectMode;
+
+  constructor(readonly lowers: string[], readonly upper: string | undefined, readonly work: string | undefined, redirectDir?: RedirectOption) {
+    this.redirectDir = redirectMode(redirectDir);
     this.roots = [upper ?? '', ...lowers];
     this.workTmp = work === undefined ? undefined : join(work, 'work');
   }
@@ -71,7 +78,7 @@ export function validateStack(opts: LayerStackOptions): LayerStack {
   if ((opts.upper === undefined) !== (opts.work === undefined)) {
     throw new LayerConfigError(opts.upper === undefined ? 'workdir needs an upperdir' : 'upperdir needs a workdir');
   }
-  if (opts.upper === undefined || opts.work === undefined) return new LayerStack(lowers, undefined, undefined);
+  if (opts.upper === undefined || opts.work === undefined) return new LayerStack(lowers, undefined, undefined, opts.redirectDir);
   const upper = layerDir('upperdir', opts.upper);
   const work = layerDir('workdir', opts.work);
   if (within(work, upper) || within(upper, work)) {
@@ -87,7 +94,7 @@ export function validateStack(opts: LayerStackOptions): LayerStack {
   if (foreign.length > 0) {
     throw new LayerConfigError(`workdir ${work} holds foreign files (${foreign[0]!.name}); it must be empty`);
   }
-  return new LayerStack(lowers, upper, work);
+  return new LayerStack(lowers, upper, work, opts.redirectDir);
 }
 
 /**

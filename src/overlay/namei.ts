@@ -7,6 +7,7 @@ import { FsError } from '../host/errors';
 import { hasMarker, isOpaqueDir, isWhiteout, type WhiteoutFormat } from './whiteout';
 import { LowerIndex, WHITEOUT } from './lower-index';
 import { UPPER, type LayerStack } from './layers';
+import { applyRedirect, readRedirect, type LowerName } from './redirect';
 
 /** A directory of the merged tree: where it exists and which lower copies merge into it. */
 export class DirNode {
@@ -18,11 +19,20 @@ export class DirNode {
     readonly upper: boolean,
     /** Lower layers whose copy of this directory is part of the merge, top-down. */
     readonly lowers: number[],
+    /** Where each of those copies is in its layer (not `path` below a redirected directory). */
+    readonly lowerPaths: string[] = lowers.map(() => path),
+    /** The redirect its upper copy carries, if any. */
+    readonly redirect?: string,
   ) {}
 
   /** overlayfs "merge" type: the directory has copies in more than one layer. */
   get merged(): boolean {
     return (this.upper ? 1 : 0) + this.lowers.length > 1;
+  }
+
+  /** The path of this directory's copy in a lower layer of its merge. */
+  lowerPath(layer: number): string {
+    return this.lowerPaths[this.lowers.indexOf(layer)] ?? this.path;
   }
 }
 
@@ -57,7 +67,11 @@ export class Namei {
     private readonly onResolve?: ResolveHook,
   ) {
     this.lower = new LowerIndex(stack);
+    this.follows = stack.redirectDir !== 'nofollow';
   }
+
+  /** Whether redirects are followed (redirect_dir=on or follow). */
+  readonly follows: boolean;
 
   /** Resolves a path; undefined when it does not exist in the merged view. Throws ENOTDIR/EACCES from the walk. */
   lookup(path: string): Entry | undefined {
@@ -116,7 +130,7 @@ export class Namei {
       if (low !== undefined && hasMarker(this.stack.hostPath(UPPER, dir.path), name)) return undefined;
     }
     if (low === undefined) return undefined;
-    const hostPath = this.stack.hostPath(low, path);
+    const hostPath = this.stack.hostPath(low, childPath(dir.lowerPath(low), name));
     const stat = host.lstat(hostPath);
     if (stat === undefined) return undefined;
     return { path, layer: low, hostPath, stat, lowerBelow: true };
@@ -129,8 +143,8 @@ export class Namei {
 
   /** The top-most lower layer where `name` is visible in dir, ignoring upper; undefined if none. */
   lowerTop(dir: DirNode, name: string): number | undefined {
-    for (const layer of dir.lowers) {
-      const kind = this.lower.dir(layer, dir.path).names.get(name);
+    for (const [i, layer] of dir.lowers.entries()) {
+      const kind = this.lower.dir(layer, dir.lowerPaths[i]!).names.get(name);
       if (kind === undefined) continue;
       return kind === WHITEOUT ? undefined : layer;
     }
@@ -142,8 +156,8 @@ export class Namei {
     const dir = this.dir(parentOf(path));
     const name = baseName(path);
     const layers: number[] = [];
-    for (const layer of dir.lowers) {
-      const kind = this.lower.dir(layer, dir.path).names.get(name);
+    for (const [i, layer] of dir.lowers.entries()) {
+      const kind = this.lower.dir(layer, dir.lowerPaths[i]!).names.get(name);
       if (kind === WHITEOUT) break;
       if (kind !== undefined) layers.push(layer);
     }
@@ -181,17 +195,87 @@ export class Namei {
     if (entry === undefined) throw new FsError('ENOENT', path);
     if (!host.isDir(entry.stat)) throw new FsError('ENOTDIR', path);
     const upper = entry.layer === UPPER;
+    const want: LowerName = { name, stop: false, redirected: false };
+    let redirect: string | undefined;
+    if (upper) {
+      if (isOpaqueDir(entry.hostPath, this.format)) return new DirNode(path, true, [], []);
+      // Without follow, a directory whose parent merges nothing is the last layer: its redirect is not read.
+      redirect = this.follows || parent.lowers.length > 0 ? readRedirect(entry.hostPath) : undefined;
+      if (redirect !== undefined) applyRedirect(want, redirect, 0, '');
+    }
+    const [lowers, paths] = this.mergeLowers(parent, want, path);
+    return new DirNode(path, upper, lowers, paths, redirect);
+  }
+
+  /**
+   * The lower copies that merge into a directory (ovl_lookup's loop): in the parent's lower
+   * copies, or from the lower roots once a redirect is absolute; a whiteout, a non-directory or
+   * an opaque directory ends the merge, which an absolute redirect below it resumes.
+   */
+  private mergeLowers(parent: DirNode, want: LowerName, path: string): [number[], string[]] {
     const lowers: number[] = [];
-    if (!(upper && isOpaqueDir(entry.hostPath, this.format))) {
-      for (const layer of parent.lowers) {
-        const kind = this.lower.dir(layer, parent.path).names.get(name);
-        if (kind === undefined) continue;
-        // overlayfs: a whiteout or a non-directory below ends the merge.
-        if (kind !== host.DT.DIR) break;
-        lowers.push(layer);
-        if (this.lower.dir(layer, path).opaque) break;
+    const paths: string[] = [];
+    const bottom = this.stack.count - 1;
+    const allLowers = Array.from({ length: bottom }, (_, i) => i + 1);
+    let fromRoot = want.name.startsWith('/');
+    let layers = fromRoot ? allLowers : parent.lowers;
+    for (let i = 0; !want.stop && i < layers.length; i++) {
+      const layer = layers[i]!;
+      // The bottom layer's (without follow: the last candidate's) marks are never read.
+      const last = this.follows ? layer === bottom : i === layers.length - 1;
+      const found = fromRoot ? this.walkLayer(layer, want, last) : this.lookupStep(layer, parent.lowerPaths[i]!, want.name, want, last, 0, '');
+      if (found === undefined) continue;
+      // overlayfs: following a redirect is like a symlink into a lower layer; nofollow refuses it.
+      if (want.redirected && !this.follows) throw new FsError('EPERM', path, 'refusing to follow a redirect (redirect_dir=nofollow)');
+      lowers.push(layer);
+      paths.push(found);
+      if (want.stop) break;
+      if (want.name.startsWith('/') && !fromRoot) {
+        fromRoot = true;
+        layers = allLowers;
+        i = layer - 1; // go on with the layer below this one, from its root
       }
     }
-    return new DirNode(path, upper, lowers);
+    return [lowers, paths];
+  }
+
+  /** Walks an absolute lower path in one layer, component by component (ovl_lookup_layer). */
+  private walkLayer(layer: number, want: LowerName, last: boolean): string | undefined {
+    let dir = '/';
+    let rem = want.name.length - 1; // counted from the end: a redirect may change the prefix
+    for (;;) {
+      const start = want.name.length - rem;
+      let end = want.name.indexOf('/', start);
+      if (end < 0) end = want.name.length;
+      const component = want.name.slice(start, end);
+      const post = want.name.slice(end);
+      const found = this.lookupStep(layer, dir, component, want, last, start, post);
+      if (found === undefined || post === '') return found;
+      dir = found;
+      rem -= component.length + 1;
+    }
+  }
+
+  /**
+   * One name in one lower directory (ovl_lookup_single): the directory's path in the layer,
+   * or undefined. A whiteout or a non-directory stops the merge; an opaque directory stops it
+   * after itself; a redirect on the directory changes what is looked up next.
+   */
+  private lookupStep(layer: number, base: string, name: string, want: LowerName, last: boolean, prelen: number, post: string): string | undefined {
+    const kind = this.lower.dir(layer, base).names.get(name);
+    if (kind === undefined) return undefined;
+    if (kind !== host.DT.DIR) {
+      want.stop = true;
+      return undefined;
+    }
+    const path = childPath(base, name);
+    if (last) return path;
+    if (this.lower.dir(layer, path).opaque) {
+      want.stop = true;
+      return path;
+    }
+    const redirect = readRedirect(this.stack.hostPath(layer, path));
+    if (redirect !== undefined) applyRedirect(want, redirect, prelen, post);
+    return path;
   }
 }

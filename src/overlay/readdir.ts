@@ -6,7 +6,8 @@ import * as host from '../host/fs';
 import { WHITEOUT } from './lower-index';
 import { UPPER } from './layers';
 import { hiddenByMarker, isMarkerName, isWhiteout } from './whiteout';
-import type { Namei } from './namei';
+import { childPath, type Namei } from './namei';
+import { errorCode } from '../host/errors';
 import type { LayerStack } from './layers';
 
 /** The entries of a merged directory, sorted by name (without '.' and '..'), each with its d_type. */
@@ -14,6 +15,7 @@ export function readdirMerged(stack: LayerStack, namei: Namei, path: string): ho
   const dir = namei.dir(path);
   const seen = new Map<string, number>();
   const hidden = new Set<string>();
+  const upperNames = new Set<string>();
   if (dir.upper) {
     const hostPath = stack.hostPath(UPPER, path);
     for (const e of host.readdir(hostPath)) {
@@ -24,17 +26,32 @@ export function readdirMerged(stack: LayerStack, namei: Namei, path: string): ho
         hidden.add(e.name);
       } else {
         seen.set(e.name, e.type);
+        upperNames.add(e.name);
       }
     }
   }
-  for (const layer of dir.lowers) {
-    for (const [name, kind] of namei.lower.dir(layer, path).names) {
+  for (const [i, layer] of dir.lowers.entries()) {
+    for (const [name, kind] of namei.lower.dir(layer, dir.lowerPaths[i]!).names) {
       if (seen.has(name) || hidden.has(name)) continue;
       if (kind === WHITEOUT) hidden.add(name);
       else seen.set(name, kind);
     }
   }
-  return [...seen].map(([name, type]) => ({ name, type })).sort(host.byName);
+  const entries = [...seen].map(([name, type]) => ({ name, type })).sort(host.byName);
+  // The kernel looks up the upper entries of a merged directory for their inode numbers and
+  // leaves out those it fails to look up: with redirect_dir=nofollow, the upper directories
+  // whose redirects it refuses (EPERM). Lower entries keep their own numbers and are listed.
+  if (namei.follows || !dir.merged) return entries;
+  return entries.filter((e) => e.type !== host.DT.DIR || !upperNames.has(e.name) || !refused(namei, childPath(path, e.name)));
+}
+
+function refused(namei: Namei, path: string): boolean {
+  try {
+    namei.dir(path);
+    return false;
+  } catch (err) {
+    return errorCode(err) === 'EPERM';
+  }
 }
 
 function isWhiteoutAt(hostPath: string): boolean {

@@ -18,7 +18,7 @@ const PROBE_XATTR = 'trusted.overlay.layerfs-probe';
 export type WhiteoutFormat = 'kernel' | 'oci';
 
 // overlayfs: a whiteout is a character device with device number 0/0.
-export const isWhiteout = (st: Stat): boolean => (st.mode & host.S_IFMT) === host.S_IFCHR && st.rdev === 0;
+export const isWhiteout = (st: Pick<Stat, 'mode' | 'rdev'>): boolean => (st.mode & host.S_IFMT) === host.S_IFCHR && st.rdev === 0;
 
 /** True for a name that is an OCI marker (.wh.NAME or the opaque sentinel), never a real entry. */
 export const isMarkerName = (name: string): boolean => name.startsWith(OCI_PREFIX);

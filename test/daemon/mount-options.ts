@@ -1,5 +1,6 @@
 // Parsing of mount -t overlay style options (src/daemon/mount-options.ts).
 import t, { type Test } from 'tap';
+import { redirectMode } from '../../src/overlay/redirect';
 import { OptionError, parseMountOptions, splitEscaped } from '../../src/daemon/mount-options';
 
 const fails = (t: Test, opts: string[], pattern: RegExp, msg = `refuses ${opts.join(" ")}`): void => {
@@ -71,9 +72,8 @@ t.test("podman's owner mappings are refused, saying why", async (t) => {
 });
 
 t.test('kernel features are accepted only at the default layerfs implements', async (t) => {
-  const p = parseMountOptions(['redirect_dir=off,index=off,xino=off,metacopy=off,nfs_export=off,uuid=on']);
+  const p = parseMountOptions(['index=off,xino=off,metacopy=off,nfs_export=off,uuid=on']);
   t.same(p.fuse, [], 'the defaults are accepted and change nothing');
-  fails(t, ['redirect_dir=on'], /redirect_dir=on is not supported \(only redirect_dir=off\)/);
   fails(t, ['metacopy=on'], /metacopy=on is not supported/);
   fails(t, ['xino=auto'], /xino=auto is not supported/);
   fails(t, ['index'], /index= is not supported/, 'without a value');
@@ -106,4 +106,15 @@ t.test('no options give no layers (the caller reports the missing lowerdir)', as
   t.same(p.lowers, []);
   t.equal(p.upper, undefined);
   t.equal(p.work, undefined);
+});
+
+t.test('redirect_dir takes the kernel values; the default is the kernel\'s (off, which follows)', async (t) => {
+  for (const v of ['on', 'follow', 'nofollow', 'off']) t.equal(parseMountOptions([`lowerdir=/l,redirect_dir=${v}`]).redirectDir, v);
+  t.equal(parseMountOptions(['lowerdir=/l']).redirectDir, undefined);
+  t.same(parseMountOptions(['lowerdir=/l,redirect_dir=on']).fuse, [], 'nothing reaches FUSE');
+  fails(t, ['lowerdir=/l,redirect_dir=yes'], /^option redirect_dir=yes is not supported \(only on, follow, nofollow, off\)/);
+  fails(t, ['lowerdir=/l,redirect_dir'], /^option redirect_dir= is not supported/);
+  t.equal(redirectMode(undefined), 'follow');
+  t.equal(redirectMode('off'), 'follow');
+  t.equal(redirectMode('nofollow'), 'nofollow');
 });

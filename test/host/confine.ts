@@ -100,3 +100,32 @@ t.test('paths under no root are used as given', async (t) => {
   t.equal(host.lstat(join(outside, 'secret'))?.size, 7);
   t.equal(host.readdir(outside).length, 1);
 });
+
+t.test('paths below a root reach past PATH_MAX: the root never counts, deeper ones resolve in steps', async (t) => {
+  // Issue 13: a path of up to 4,095 bytes in the mount failed once the layer's own path was added.
+  const seg = 'n'.repeat(200);
+  let dir = join(root, 'deep');
+  host.mkdir(dir, 0o755);
+  for (let i = 0; i < 30; i++) {
+    dir = join(dir, seg);
+    host.mkdir(dir, 0o755);
+  }
+  t.ok(dir.length - root.length > 6000, 'over PATH_MAX below the root');
+  const f = join(dir, 'f');
+  host.close(host.open(f, O.O_WRONLY | O.O_CREAT | O.O_EXCL, 0o644));
+  host.chmod(f, 0o600);
+  t.equal(host.mustLstat(f).mode & 0o7777, 0o600);
+  host.setxattr(f, 'user.k', Buffer.from('v'));
+  t.same(host.getxattr(f, 'user.k'), Buffer.from('v'));
+  host.rename(f, join(dir, 'g'));
+  t.same(host.readdir(dir).map((e) => e.name), ['g']);
+  symlinkSync(outside, join(root, 'deep', seg, 'link'));
+  const beyond = join(root, 'deep', seg, 'link', ...Array<string>(25).fill(seg), 'secret');
+  t.equal(code(() => host.lstat(beyond)), 'ELOOP', 'a symlink in the first step is refused');
+  const far = join(dir, 'link');
+  host.symlink(outside, far);
+  t.equal(code(() => host.open(join(far, 'secret'), O.O_RDONLY)), 'ELOOP', 'and in the last one');
+  host.rmTree(join(root, 'deep'));
+  t.notOk(existsSync(join(root, 'deep')));
+  t.ok(existsSync(join(outside, 'secret')));
+});

@@ -63,7 +63,7 @@ t.test('bad input gets one line, a non-zero exit, and nothing is mounted or writ
     ['duplicate option', ['-o', `lowerdir=${l1},lowerdir=${l2}`, mnt], /given twice/],
     ['both syntaxes for one layer', ['-o', `lowerdir=${l1}`, '--lower', l2, mnt], /both as lowerdir= and --lower/],
     ['unknown option', ['-o', `lowerdir=${l1},frobnicate`, mnt], /unknown mount option frobnicate/],
-    ['unsupported kernel feature', ['-o', `lowerdir=${l1},redirect_dir=on`, mnt], /redirect_dir=on is not supported/],
+    ['unsupported kernel feature', ['-o', `lowerdir=${l1},metacopy=on`, mnt], /metacopy=on is not supported/],
     ['a lower given twice', ['--lower', l1, '--lower', l1, mnt], /given twice/],
   ];
   for (const [name, args, message] of cases) {

@@ -2,48 +2,11 @@
 // layerfs over the same lowers; outputs, merged trees and upper directories must match, and each
 // upper must mount in the other implementation (test/fixtures/differential.ts).
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
 import { cannotMount } from '../fixtures/mounts';
-import { scenario } from '../fixtures/differential';
-import { dir, file, FIFO, hardlink, sym, WHITEOUT, type Spec } from '../fixtures/layers';
+import { py, scenario, WRITE_LOWERS as lowers } from '../fixtures/differential';
 
 const skip = cannotMount();
 
-const lowers: Spec[] = [
-  {
-    f: 'top\n',
-    d: { b: 'b\n', sub1: { x: 'x\n' }, gone: WHITEOUT },
-    g: WHITEOUT,
-    ro: file('read only\n', { mode: 0o444 }),
-    xa: file('x\n', { xattrs: { 'user.a': '1', 'user.b': '2' } }),
-    link: sym('f'),
-    opq: dir({ top: 't\n' }, { opaque: true }),
-  },
-  {
-    f: 'bottom\n',
-    d: { a: 'a line\nanother line\n', gone: 'x\n', sub: { s: 's\n', t: 't\n' } },
-    g: 'gone\n',
-    tree: { a: { b: { c: 'c\n' }, d: 'd\n' }, e: 'e\n', l: sym('e') },
-    hl1: 'hard\n',
-    hl2: hardlink('hl1'),
-    big: file(randomBytes(1 << 20)),
-    sparse: file('head', { sparseSize: 8 << 20 }),
-    fifo: FIFO,
-    empty: {},
-    opq: { below: 'b\n' },
-  },
-];
-
-/** Runs python3 file-system calls and prints each errno name, for exact error comparisons. */
-const py = (body: string): string => `python3 - <<'EOF'
-import os, errno
-def op(name, f, *a):
-    try:
-        f(*a); print(name, 'ok')
-    except OSError as e:
-        print(name, errno.errorcode[e.errno])
-${body}
-EOF`;
 
 // Each name of a hard-linked file is its own kernel inode under libfuse 2's path API: attributes
 // seen through the other name are exact with attr_timeout=0, else within it (docs/design.md).

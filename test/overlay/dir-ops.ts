@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync, statSync } from 'node:fs';
 import { CALLER, codeOf, listTree, needsRoot, overlayOf, readAll, xattr } from '../fixtures/overlay';
-import { dir, WHITEOUT, type Spec } from '../fixtures/layers';
+import { chr, dir, WHITEOUT, type Spec } from '../fixtures/layers';
 import { UPPER } from '../../src/overlay/layers';
 import * as host from '../../src/host/fs';
 
@@ -159,6 +159,24 @@ t.test('rename of a directory onto a non-empty upper-only one fails like the ker
   t.same(f.ov.readdir('/d/full').map((e) => e.name), ['x'], 'the target is untouched');
 });
 
+t.test('a failed directory rename removes nothing: character devices are not whiteouts', { skip }, async (t) => {
+  // Issue 13: the target's character devices were unlinked as whiteouts before the rename failed.
+  const f = overlayOf(t, lowers, { upper: { d0: {}, d1: { tty: chr(5, 0), f: 'f' }, d2: { tty: chr(5, 0) }, d3: { wh: WHITEOUT } } });
+  t.equal(await codeOf(() => f.ov.rename('/d0', '/d1')), 'ENOTEMPTY');
+  t.equal(await codeOf(() => f.ov.rename('/d0', '/d2')), 'ENOTEMPTY', 'a device alone is content too');
+  t.equal(await codeOf(() => f.ov.rename('/d0', '/d3')), 'ENOTEMPTY', 'as on the kernel, an upper-only target must be empty on disk');
+  t.same(listTree(f.built.upper), ['d0:dir', 'd1:dir', 'd1/f:file', 'd1/tty:chr', 'd2:dir', 'd2/tty:chr', 'd3:dir', 'd3/wh:whiteout']);
+});
+
+t.test('a directory renamed over a merged directory that upper empties by whiteouts replaces it whole', { skip }, async (t) => {
+  const f = overlayOf(t, lowers, { upper: { nd: { y: 'y' }, lo: { x: WHITEOUT } } });
+  t.equal(await codeOf(() => f.ov.rename('/nd', '/d')), 'ENOTEMPTY', 'd has lower entries');
+  await f.ov.rename('/nd', '/lo');
+  t.same(listTree(f.built.upper), ['lo:dir', 'lo/y:file']);
+  t.same(f.remount().readdir('/lo').map((e) => e.name), ['y']);
+  t.same(listTree(f.built.work + '/work'), [], 'the old whiteouts went with the replaced copy');
+});
+
 t.test('rename of a lower file copies it up and leaves a whiteout at the source', { skip }, async (t) => {
   const f = overlayOf(t, lowers);
   await f.ov.rename('/d/a', '/d/a2');
@@ -222,6 +240,16 @@ t.test('symlink and mknod create in upper; the group follows a setgid parent', {
   t.equal(host.mustLstat(f.up('/d/l')).uid, 5);
   t.equal(host.mustLstat(f.up('/sg/p')).gid, 50);
   t.equal(host.mustLstat(f.up('/sg/p')).uid, 5);
+});
+
+t.test('mknod of a 0/0 character device is refused with EPERM and leaves nothing', { skip }, async (t) => {
+  // Issue 13: a caller could forge a whiteout through the mount (ENOENT, and the whiteout stayed).
+  const f = overlayOf(t, lowers);
+  t.equal(await codeOf(() => f.ov.mknod('/w', 0o020644, 0, CALLER)), 'EPERM');
+  t.equal(await codeOf(() => f.ov.mknod('/d/w', 0o020000, 0, CALLER)), 'EPERM');
+  t.equal(await codeOf(() => f.ov.mknod('/f', 0o020644, 0, CALLER)), 'EEXIST', 'an existing name is EEXIST first, as in the VFS');
+  t.same(listTree(f.built.upper), [], 'no whiteout and no copied-up parent');
+  t.equal(f.ov.ctx.namei.lookup('/d/a')?.layer, 1);
 });
 
 t.test('every change on a read-only stack fails with EROFS', { skip }, async (t) => {

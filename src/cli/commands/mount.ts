@@ -184,7 +184,7 @@ async function background(args: MountArgs, { stack, parsed, mnt }: Plan, deps: C
   const childArgs = [process.argv[1]!, 'mount', '--foreground', '--ready-fd=3', `--log-level=${args['log-level']}`];
   for (const l of stack.lowers) childArgs.push(`--lower=${l}`);
   if (stack.upper !== undefined) childArgs.push(`--upper=${stack.upper}`, `--work=${stack.work!}`);
-  const childOpts = [...parsed.fuse, ...(parsed.volatile ? ['volatile'] : [])];
+  const childOpts = [...parsed.fuse, ...(parsed.volatile ? ['volatile'] : []), ...(parsed.redirectDir !== undefined ? [`redirect_dir=${parsed.redirectDir}`] : [])];
   if (childOpts.length > 0) childArgs.push('-o', childOpts.join(','));
   if (args.trace !== undefined) childArgs.push(`--trace=${args.trace}`);
   if (args['whiteout-format'] !== undefined) childArgs.push(`--whiteout-format=${args['whiteout-format']}`);
