@@ -144,16 +144,17 @@ function positionals(tokens: string[], spec: CommandSpec): string[] {
  * `umount CONTAINER` (a bare name that is neither mounted nor a directory here).
  */
 function containerForm(spec: CommandSpec, tokens: string[]): CommandSpec | undefined {
-  const container = findCommand(COMMANDS, 'container')!.sub!;
+  // Words are counted with the container command's options, so its --store VALUE is no word.
+  const form = findCommand(findCommand(COMMANDS, 'container')!.sub!, spec.name)!;
   if (spec.name === 'mount') {
     if (tokens.some((t) => LAYER_FLAGS.has(t.split('=')[0]!) || t.startsWith('-o'))) return undefined;
-    return positionals(tokens, spec).length === 2 ? findCommand(container, 'mount') : undefined;
+    return positionals(tokens, form).length === 2 ? form : undefined;
   }
-  const words = positionals(tokens, spec);
+  const words = positionals(tokens, form);
   const name = words[0];
   if (words.length !== 1 || name === undefined || name.includes('/')) return undefined;
   const path = resolve(name);
-  return mountAt(path) === undefined && !existsSync(path) ? findCommand(container, 'umount') : undefined;
+  return mountAt(path) === undefined && !existsSync(path) ? form : undefined;
 }
 
 export function parse(argv: string[]): Parsed {

@@ -208,6 +208,19 @@ t.test('a refused command line changes nothing: exit 2, one line naming what is 
   t.same(readdirSync(stack.work), [], 'nothing written in work');
 });
 
+t.test('the Docker-like short forms take the container commands\' options (--store)', { skip: built }, async (t) => {
+  const tmp = tempDir();
+  t.teardown(tmp.remove);
+  const base = tmp.path;
+  const mnt = join(base, 'mnt');
+  mkdirSync(mnt);
+  for (const args of [['mount', 'nosuch', mnt, '--store', join(base, 'store')], ['mount', '--store', join(base, 'store'), 'nosuch', mnt], ['umount', 'nosuch', '--store', join(base, 'store')]]) {
+    const r = await layerfs(...args);
+    t.equal(r.stderr, 'layerfs: no such container: nosuch\n', `${args.join(' ')}: read as the container form`);
+    t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
+  }
+});
+
 t.test('an unknown command says so and suggests the nearest; help and version answer', { skip: built }, async (t) => {
   const cases: [string[], RegExp][] = [
     [['imags'], /^layerfs: unknown command imags \(did you mean image or images\? layerfs --help lists them\)\n$/],
